@@ -1,0 +1,71 @@
+# husk - a containerd shim v2 with its own KVM VMM
+# See LICENSE file for copyright and license details.
+.POSIX:
+
+include config.mk
+
+LIB = util.o proto.o ttrpc.o virtio.o vsock.o vmm.o
+OBJ = shim.o $(LIB) agent/blob.o
+AGENTOBJ = agent/agent.o util.o proto.o ttrpc.o
+TESTS = test/proto_test test/ttrpc_test test/virtio_test test/vsock_test
+SANTESTS = test/proto_test-san test/ttrpc_test-san test/virtio_test-san \
+	test/vsock_test-san
+
+all: husk
+
+config.h:
+	cp config.def.h $@
+
+kh:
+	mkdir -p kh
+	ln -sf /usr/include/linux kh/linux
+	ln -sf /usr/include/asm-generic kh/asm-generic
+	ln -sf /usr/include/$$(gcc -dumpmachine)/asm kh/asm
+
+$(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh
+
+.c.o:
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+agent/husk-agent: $(AGENTOBJ)
+	$(CC) -o $@ $(AGENTOBJ) $(LDFLAGS)
+	strip $@
+
+agent/blob.o: agent/blob.S agent/husk-agent
+	$(CC) -c -o $@ agent/blob.S
+
+husk: $(OBJ)
+	$(CC) -o $@ $(OBJ) $(LDFLAGS)
+
+$(TESTS): $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
+
+$(SANTESTS): $(LIB:.o=.c) husk.h config.h kh
+	$(SANCC) $(SANFLAGS) -Ikh -o $@ $(@:-san=).c $(LIB:.o=.c)
+
+unit: $(TESTS) $(SANTESTS)
+
+test: husk unit
+	test/run
+
+bench: husk
+	test/host/run test/bench-boot
+
+kernel:
+	kernel/build
+
+clean:
+	rm -f husk $(OBJ) $(AGENTOBJ) agent/husk-agent $(TESTS) $(SANTESTS)
+	rm -rf kh
+
+install: husk
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	cp -f husk $(DESTDIR)$(PREFIX)/bin/containerd-shim-husk-v2
+	ln -sf containerd-shim-husk-v2 $(DESTDIR)$(PREFIX)/bin/husk
+	sed "s/VERSION/$(VERSION)/g" < husk.1 > $(DESTDIR)$(MANPREFIX)/man1/husk.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/husk $(DESTDIR)$(PREFIX)/bin/containerd-shim-husk-v2
+	rm -f $(DESTDIR)$(MANPREFIX)/man1/husk.1
+
+.PHONY: all unit test bench kernel clean install uninstall

@@ -1,0 +1,26 @@
+/* See LICENSE file for copyright and license details. */
+/* husk configuration: copy to config.h, edit, rebuild. */
+
+/* the virtual machine */
+static const unsigned vm_memmib = 128;		/* guest RAM in MiB (husk boot -m) */
+static const int vm_ncpus = 1;			/* vCPUs (husk boot -c) */
+static const unsigned vm_maxmemmib = 3 * 1024;	/* largest -m accepted (below the MMIO hole) */
+static const int vm_maxcpus = 32;		/* largest -c accepted */
+
+/* the guest kernel: an uncompressed vmlinux built by kernel/build */
+static const char *vm_kernel = "/var/cache/husk/vmlinux";
+static const char *vm_cmdline =
+	"console=ttyS0 reboot=t panic=-1 quiet nomodule i8042.noaux "
+	"i8042.nomux i8042.dumbkbd tsc=reliable no_timer_check "
+	"rdinit=/init";
+
+/* vsock */
+static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
+static const uint32_t agent_port = 1024;	/* the agent's ttrpc service */
+
+/* timeouts, in milliseconds */
+static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */
+static const unsigned shutdown_timeout_ms = 10000; /* shutdown to power off */
+
+/* logging: LERR, LWARN, LINFO, LDEBUG */
+static const int log_level = LINFO;

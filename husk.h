@@ -1,0 +1,240 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * Shared declarations. Each section belongs to one .c file; read the
+ * file's top comment for how its part works.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <pthread.h>
+
+#define LEN(a)		(sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
+#define ERRLEN		256	/* size of the error buffers functions fill */
+
+enum { LERR, LWARN, LINFO, LDEBUG };	/* log levels */
+
+/* util.c */
+extern const char *argv0;
+extern int loglevel;
+void die(const char *fmt, ...);
+void warn(const char *fmt, ...);
+void logmsg(int level, const char *fmt, ...);
+void seterr(char *err, const char *fmt, ...);	/* ERRLEN bytes; ':' at end appends strerror */
+void *emalloc(size_t n);
+void *ecalloc(size_t n, size_t size);
+void *erealloc(void *p, size_t n);
+char *estrdup(const char *s);
+ssize_t readall(int fd, void *buf, size_t n);	/* until n, EOF or error */
+ssize_t writeall(int fd, const void *buf, size_t n);
+int setnonblock(int fd, int on);
+uint64_t nowns(void);				/* CLOCK_MONOTONIC */
+
+/*
+ * The epoll loop (util.c): one per process, run by one thread. A Watch is
+ * owned by its caller; fn runs with the epoll events. A watch deleted in a
+ * callback may still be named later in the same batch, so loop_del marks
+ * it and memory is released through loop_defer, which runs after the batch.
+ */
+typedef struct Watch Watch;
+struct Watch {
+	int fd;
+	void (*fn)(Watch *w, uint32_t events);
+	void *arg;
+	int dead;
+};
+int loop_init(void);
+int loop_add(Watch *w, uint32_t events);
+int loop_mod(Watch *w, uint32_t events);
+void loop_del(Watch *w);
+void loop_defer(void (*fn)(void *), void *arg);
+int loop_timer(Watch *w, uint64_t ns);	/* one-shot timerfd; creates w->fd if < 0; 0 disarms */
+int loop_run(int timeout_ms);		/* one batch; -1 on error */
+
+/* guest memory, reached only through gm_ptr (util.c) */
+typedef struct {
+	uint8_t *base;
+	uint64_t size;
+} GuestMem;
+void *gm_ptr(const GuestMem *gm, uint64_t gpa, uint64_t len);	/* NULL if outside */
+
+/*
+ * proto.c: protobuf wire format. Pb is a growable encoder; Pr reads one
+ * buffer field by field. Encoders never fail (they die on out of memory);
+ * decoders return -1 on malformed input and never read outside [p, end).
+ */
+enum { PB_VARINT = 0, PB_FIXED64 = 1, PB_BYTES = 2, PB_FIXED32 = 5 };
+typedef struct {
+	uint8_t *b;
+	size_t n, cap;
+} Pb;
+typedef struct {
+	const uint8_t *p, *end;
+} Pr;
+typedef struct {
+	uint32_t field;
+	int wt;			/* wire type */
+	uint64_t u;		/* VARINT, FIXED64, FIXED32 */
+	const uint8_t *b;	/* BYTES */
+	size_t n;
+} Pf;
+void pb_free(Pb *pb);
+void pb_raw(Pb *pb, const void *p, size_t n);
+void pb_varint(Pb *pb, uint64_t v);
+void pb_key(Pb *pb, uint32_t field, int wt);
+void pb_uint(Pb *pb, uint32_t field, uint64_t v);	/* omitted when 0 (proto3) */
+void pb_sint(Pb *pb, uint32_t field, int64_t v);	/* zigzag (sint32/64) */
+void pb_bool(Pb *pb, uint32_t field, int v);
+void pb_fixed32(Pb *pb, uint32_t field, uint32_t v);
+void pb_fixed64(Pb *pb, uint32_t field, uint64_t v);
+void pb_bytes(Pb *pb, uint32_t field, const void *p, size_t n);	/* omitted when n == 0 */
+void pb_str(Pb *pb, uint32_t field, const char *s);	/* omitted when NULL or "" */
+size_t pb_open(Pb *pb, uint32_t field);		/* nested message: returns a mark */
+void pb_close(Pb *pb, size_t mark);
+void pb_map_str(Pb *pb, uint32_t field, const char *k, const char *v);	/* map<string,string> entry */
+void pr_init(Pr *r, const void *p, size_t n);
+int pr_next(Pr *r, Pf *f);			/* 1 field, 0 end, -1 malformed */
+int pf_str(const Pf *f, char **s);		/* BYTES to a new NUL-terminated string; -1 on wrong type or NUL inside */
+int pf_map_str(const Pf *f, char **k, char **v);	/* one map<string,string> entry */
+
+/* the agent API (husk.agent.v1.Agent), shared by the shim and agent/ */
+#define AGENT_SERVICE	"husk.agent.v1.Agent"
+typedef struct {
+	char version[64];
+	uint32_t cpus;		/* online CPUs */
+	uint64_t memtotal;	/* bytes, MemTotal */
+	uint64_t memfree;	/* bytes, MemAvailable */
+	uint64_t uptimens;	/* guest CLOCK_BOOTTIME */
+} AgentHealth;
+void pb_health(Pb *pb, const AgentHealth *h);
+int pr_health(const uint8_t *p, size_t n, AgentHealth *h);
+
+/*
+ * ttrpc.c: containerd's ttrpc over any stream fd, non-blocking, in the
+ * loop. A server answers through a method table; handlers may reply at
+ * once or later (a Wait). A client may have many calls in flight.
+ */
+#define TTRPC_MAXMSG	(4 << 20)
+enum {	/* google.rpc.Code */
+	RPC_OK = 0, RPC_CANCELLED = 1, RPC_UNKNOWN = 2, RPC_INVALID = 3,
+	RPC_DEADLINE = 4, RPC_NOTFOUND = 5, RPC_EXISTS = 6,
+	RPC_PERMISSION = 7, RPC_EXHAUSTED = 8, RPC_PRECONDITION = 9,
+	RPC_ABORTED = 10, RPC_RANGE = 11, RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14, RPC_DATALOSS = 15,
+	RPC_UNAUTHENTICATED = 16
+};
+typedef struct Ttrpc Ttrpc;
+typedef struct TtrpcCall TtrpcCall;
+typedef struct {
+	const char *service, *method;
+	void (*fn)(TtrpcCall *c, const uint8_t *req, size_t n);
+} TtrpcMethod;
+typedef void (*TtrpcDone)(void *arg, int code, const char *msg,
+    const uint8_t *resp, size_t n);
+/* takes fd (made non-blocking); methods may be NULL for a client only */
+Ttrpc *ttrpc_new(int fd, const TtrpcMethod *methods, size_t nmethods, void *arg);
+void ttrpc_onclose(Ttrpc *t, void (*fn)(Ttrpc *t, void *arg));	/* peer gone or error */
+void *ttrpc_arg(Ttrpc *t);
+Ttrpc *ttrpc_conn(TtrpcCall *c);	/* NULL once the connection is closed */
+void ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n);	/* frees c */
+int ttrpc_call(Ttrpc *t, const char *service, const char *method,
+    const void *req, size_t n, uint64_t timeoutns, TtrpcDone done, void *arg);
+void ttrpc_close(Ttrpc *t);	/* pending client calls end with RPC_UNAVAILABLE */
+
+/*
+ * virtio.c: the virtio-mmio (version 2) transport and split virtqueues.
+ * A device is a VirtioOps table plus a VirtioDev; the transport handles
+ * registers (from vCPU threads) and queue kicks (ioeventfds in the loop)
+ * and calls the device's ops with d->lock held.
+ */
+#define VQ_MAXSEG	128	/* longest descriptor chain accepted */
+typedef struct {
+	uint32_t num;		/* queue size set by the driver */
+	int ready;
+	uint64_t desc, avail, used;
+	uint16_t lastavail;	/* next avail entry to consume */
+	uint16_t usedidx;	/* next used entry to fill */
+	int kickfd;		/* eventfd: guest notify (ioeventfd) */
+	Watch kick;
+} Virtq;
+typedef struct {
+	uint16_t head;
+	int nout, nin;		/* device-readable iovs first, then writable */
+	uint32_t outlen, inlen;
+	struct iovec iov[VQ_MAXSEG];
+} Vchain;
+typedef struct VirtioDev VirtioDev;
+typedef struct {
+	const char *name;
+	uint32_t id;		/* virtio device id */
+	uint64_t features;	/* device features (VERSION_1 is added) */
+	int nqueues;
+	uint32_t qmax;		/* largest queue size */
+	void (*cfgread)(VirtioDev *d, uint32_t off, void *buf, uint32_t len);
+	void (*cfgwrite)(VirtioDev *d, uint32_t off, const void *buf, uint32_t len);
+	void (*notify)(VirtioDev *d, int q);	/* loop thread: queue q kicked */
+	void (*activate)(VirtioDev *d);	/* DRIVER_OK set */
+	void (*reset)(VirtioDev *d);	/* status 0 written */
+} VirtioOps;
+struct VirtioDev {
+	const VirtioOps *ops;
+	void *priv;
+	const GuestMem *gm;
+	uint64_t base;		/* MMIO base, set by vmm_add_device */
+	uint32_t gsi;
+	pthread_mutex_t lock;
+	uint32_t status, devfeatsel, drvfeatsel, qsel, isr, cfggen;
+	uint64_t drvfeatures;
+	int irqfd;		/* eventfd: interrupt (irqfd) */
+	Virtq *vq;
+};
+int virtio_init(VirtioDev *d, const VirtioOps *ops, void *priv, const GuestMem *gm);
+void virtio_mmio(VirtioDev *d, uint64_t off, void *data, uint32_t len, int write);
+int vq_pop(VirtioDev *d, Virtq *q, Vchain *c);	/* 1 chain, 0 empty, -1 broken (device marked NEEDS_RESET) */
+void vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len);
+void virtio_irq(VirtioDev *d);		/* used buffers: raise the interrupt */
+size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len);
+size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
+
+/*
+ * vsock.c: a virtio-vsock device whose host side lives in this process.
+ * Each connection is backed by a host fd for reading (bytes to the guest)
+ * and one for writing (bytes from the guest): a socketpair end, a pipe or
+ * a containerd FIFO. The device owns and closes both.
+ */
+#define VSOCK_HOST_CID	2
+typedef struct Vsock Vsock;
+Vsock *vsock_new(const GuestMem *gm, uint64_t guestcid);
+VirtioDev *vsock_dev(Vsock *v);
+/* host-initiated: connect to guest port; done(arg, 0) when established, -1 refused/reset */
+int vsock_connect(Vsock *v, uint32_t port, int rfd, int wfd,
+    void (*done)(void *arg, int err), void *arg);
+/* guest-initiated connections to host port: accept gets a new socketpair end */
+int vsock_listen(Vsock *v, uint32_t port, void (*accept)(void *arg, int fd), void *arg);
+/* the next guest connection to host port is backed by rfd/wfd (one-shot) */
+int vsock_expect(Vsock *v, uint32_t port, int rfd, int wfd);
+
+/*
+ * vmm.c: a KVM virtual machine: memory, vCPU threads, the boot of a
+ * vmlinux, a serial port, and the virtio-mmio devices.
+ */
+typedef struct Vm Vm;
+typedef struct {
+	uint64_t memmib;
+	int ncpus;
+	const char *kernel;		/* vmlinux (ELF) */
+	const char *cmdline;		/* the device list is appended */
+	const void *initrd;
+	size_t initrdlen;
+	int consolefd;			/* serial output goes here, -1 none */
+} VmConfig;
+enum { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_CRASH, VM_ERROR };
+Vm *vmm_new(const VmConfig *cfg, char *err);	/* KVM checks, memory, kernel, vCPUs */
+const GuestMem *vmm_mem(Vm *vm);
+int vmm_add_device(Vm *vm, VirtioDev *d, char *err);	/* before vmm_start */
+int vmm_start(Vm *vm, char *err);		/* boot params, vCPU threads */
+int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
+int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
+void vmm_free(Vm *vm);		/* stops vCPUs, frees all */
