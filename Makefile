@@ -41,15 +41,15 @@ $(TESTS): $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh
-	$(SANCC) $(SANFLAGS) -Ikh -o $@ $(@:-san=).c $(LIB:.o=.c)
+	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 
 unit: $(TESTS) $(SANTESTS)
 
-test: husk unit
+test:
 	test/run
 
 bench: husk
-	test/host/run test/bench-boot
+	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run test/bench-boot
 
 kernel:
 	kernel/build

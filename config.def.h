@@ -16,7 +16,6 @@ static const char *vm_cmdline =
 
 /* vsock */
 static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
-static const uint32_t agent_port = 1024;	/* the agent's ttrpc service */
 
 /* timeouts, in milliseconds */
 static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */

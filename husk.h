@@ -101,6 +101,7 @@ int pf_map_str(const Pf *f, char **k, char **v);	/* one map<string,string> entry
 
 /* the agent API (husk.agent.v1.Agent), shared by the shim and agent/ */
 #define AGENT_SERVICE	"husk.agent.v1.Agent"
+#define AGENT_PORT	1024	/* vsock port the agent serves on */
 typedef struct {
 	char version[64];
 	uint32_t cpus;		/* online CPUs */
@@ -237,4 +238,5 @@ int vmm_add_device(Vm *vm, VirtioDev *d, char *err);	/* before vmm_start */
 int vmm_start(Vm *vm, char *err);		/* boot params, vCPU threads */
 int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
 int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
+const char *vmm_console(Vm *vm);	/* the last few KiB of serial output */
 void vmm_free(Vm *vm);		/* stops vCPUs, frees all */
