@@ -20,6 +20,7 @@ kh:
 	mkdir -p kh
 	ln -sf /usr/include/linux kh/linux
 	ln -sf /usr/include/asm-generic kh/asm-generic
+	ln -sf /usr/include/video kh/video
 	ln -sf /usr/include/$$(gcc -dumpmachine)/asm kh/asm
 
 $(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh

@@ -1,0 +1,1010 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * The virtual machine: raw KVM ioctls. vmm_new checks KVM, maps guest
+ * RAM, loads an uncompressed vmlinux (ELF) and creates the vCPUs;
+ * vmm_add_device wires a virtio-mmio device to KVM (an irqfd for its
+ * interrupt, an ioeventfd per queue notify); vmm_start writes the zero
+ * page, command line, initramfs, page tables, GDT and MP table, sets the
+ * vCPUs up and starts one thread per vCPU. The 64-bit boot protocol is
+ * entered directly: no BIOS, no real mode.
+ *
+ * A vCPU thread only runs KVM_RUN and handles the exits that cannot be
+ * eventfds: the 8250 UART at 0x3f8, the i8042 reset line, and register
+ * accesses to the virtio-mmio devices. The first vCPU to see the VM end
+ * (a triple fault from reboot=t, an i8042 reset, a system event, an
+ * error) records why, writes the exit eventfd and kicks the others out
+ * of KVM_RUN.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <linux/kvm.h>
+#include <asm/bootparam.h>
+
+#include "husk.h"
+
+/* the guest's memory map */
+#define GDTADDR		0x500	/* GDT: null, code, data, TSS */
+#define IDTADDR		0x520	/* an empty IDT */
+#define ZEROPAGE	0x7000	/* struct boot_params */
+#define BOOTSTACK	0x8ff0	/* rsp at entry */
+#define PML4ADDR	0x9000	/* identity page tables: PML4, */
+#define PDPTADDR	0xa000	/* one PDPT, */
+#define PDADDR		0xb000	/* four PDs of 2 MiB pages: 4 GiB */
+#define CMDLINEADDR	0x20000	/* the kernel command line */
+#define CMDLINEMAX	2048	/* x86 COMMAND_LINE_SIZE, NUL included */
+#define EBDAADDR	0x9fc00	/* the MP table lives here, */
+#define EBDAEND		0xa0000	/* reserved up to */
+#define HIMEM		0x100000	/* the kernel loads at or above */
+#define MMIOBASE	0xd0000000	/* virtio-mmio device n at MMIOBASE + n * MMIOSIZE */
+#define MMIOSIZE	0x1000
+#define MMIOGSI		5	/* device n interrupts on GSI MMIOGSI + n */
+#define NGSI		24	/* IOAPIC pins */
+#define SERIALPORT	0x3f8	/* COM1, */
+#define SERIALIRQ	4	/* on IRQ 4 */
+#define IOAPICADDR	0xfec00000
+#define LAPICADDR	0xfee00000
+#define IDMAPADDR	0xfffbc000	/* KVM's identity map page (Intel), */
+#define TSSADDR		0xfffbd000	/* and its three TSS pages */
+#define MAXMEM		(3ull << 30)	/* RAM stays below the MMIO hole */
+#define MAXDEVS		(NGSI - MMIOGSI)
+#define KERNELMAP	0xffffffff80000000ull	/* __START_KERNEL_map */
+#define CONSOLETAIL	4096
+
+typedef struct Vcpu Vcpu;
+struct Vcpu {
+	Vm *vm;
+	int id, fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct Vm {
+	int kvm, fd;
+	GuestMem mem;
+	int ncpus;
+	Vcpu *cpus;
+	size_t runsize;
+	uint64_t entry, kernelend;
+	const VmConfig *cfg;
+	char cmdline[CMDLINEMAX];
+	VirtioDev *devs[MAXDEVS];
+	int ndevs;
+	int exitfd;
+	pthread_mutex_t lock;	/* state, why, the serial port, the console tail */
+	int state, stopping;
+	char why[ERRLEN];
+	/* 8250 UART */
+	uint8_t ier, iir, lcr, mcr, scr, dll, dlm, fcr;
+	int thri;		/* transmitter empty interrupt pending */
+	char line[256];		/* the console line being printed */
+	size_t linelen;
+	char tail[CONSOLETAIL];	/* ring of the last console output */
+	size_t tailpos, taillen;
+	char tailout[CONSOLETAIL + 1];
+};
+
+static const struct {
+	int cap;
+	const char *name;
+} caps[] = {
+	/* capability               what husk needs it for */
+	{ KVM_CAP_IRQCHIP,          "KVM_CAP_IRQCHIP (in-kernel interrupt controllers)" },
+	{ KVM_CAP_HLT,              "KVM_CAP_HLT" },
+	{ KVM_CAP_USER_MEMORY,      "KVM_CAP_USER_MEMORY (guest RAM)" },
+	{ KVM_CAP_SET_TSS_ADDR,     "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+	{ KVM_CAP_EXT_CPUID,        "KVM_CAP_EXT_CPUID (CPUID for the guest)" },
+	{ KVM_CAP_IRQFD,            "KVM_CAP_IRQFD (device interrupts)" },
+	{ KVM_CAP_IOEVENTFD,        "KVM_CAP_IOEVENTFD (queue notifications)" },
+	{ KVM_CAP_PIT2,             "KVM_CAP_PIT2 (in-kernel timer)" },
+	{ KVM_CAP_IRQ_ROUTING,      "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_IMMEDIATE_EXIT,   "KVM_CAP_IMMEDIATE_EXIT (stopping vCPUs)" },
+	{ KVM_CAP_MP_STATE,         "KVM_CAP_MP_STATE" },
+};
+
+/* musl's ioctl takes an int request: _IOR numbers pass through here */
+static int
+ioctlr(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+
+static void
+kick(int sig)
+{
+	(void)sig;
+}
+
+/* the first caller decides how the VM ended */
+static void
+stopvm(Vm *vm, int state, const char *fmt, ...)
+{
+	va_list ap;
+	uint64_t one = 1;
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stopping) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	if (vm->state == VM_CRASH)	/* a panic was seen: keep its line */
+		state = VM_CRASH;
+	else {
+		va_start(ap, fmt);
+		vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
+		va_end(ap);
+	}
+	vm->state = state;
+	__atomic_store_n(&vm->stopping, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->ncpus; i++) {
+		if (!vm->cpus[i].run)
+			continue;
+		vm->cpus[i].run->immediate_exit = 1;
+		if (vm->cpus[i].started && !pthread_equal(vm->cpus[i].thread,
+		    pthread_self()))
+			pthread_kill(vm->cpus[i].thread, SIGUSR1);
+	}
+	if (vm->exitfd >= 0 && write(vm->exitfd, &one, sizeof(one)) < 0)
+		warn("exit eventfd:");
+}
+
+static void
+consoleput(Vm *vm, uint8_t c)
+{
+	if (vm->cfg->consolefd >= 0)
+		writeall(vm->cfg->consolefd, &c, 1);
+	vm->tail[vm->tailpos] = c;
+	vm->tailpos = (vm->tailpos + 1) % CONSOLETAIL;
+	if (vm->taillen < CONSOLETAIL)
+		vm->taillen++;
+	if (c != '\n' && vm->linelen < sizeof(vm->line) - 1) {
+		vm->line[vm->linelen++] = c;
+		return;
+	}
+	vm->line[vm->linelen] = '\0';
+	if (strstr(vm->line, "Kernel panic") && vm->state != VM_CRASH) {
+		vm->state = VM_CRASH;
+		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s",
+		    strstr(vm->line, "Kernel panic"));
+	}
+	vm->linelen = 0;
+}
+
+const char *
+vmm_console(Vm *vm)
+{
+	size_t i, start;
+
+	pthread_mutex_lock(&vm->lock);
+	start = (vm->tailpos + CONSOLETAIL - vm->taillen) % CONSOLETAIL;
+	for (i = 0; i < vm->taillen; i++)
+		vm->tailout[i] = vm->tail[(start + i) % CONSOLETAIL];
+	vm->tailout[vm->taillen] = '\0';
+	pthread_mutex_unlock(&vm->lock);
+	return vm->tailout;
+}
+
+/* interrupt line of the UART: pulsed when the transmitter empties */
+static void
+serialirq(Vm *vm)
+{
+	struct kvm_irq_level irq;
+
+	if (!(vm->thri && (vm->ier & 0x02)))
+		return;
+	irq.irq = SERIALIRQ;
+	irq.level = 1;
+	ioctl(vm->fd, KVM_IRQ_LINE, &irq);
+	irq.level = 0;
+	ioctl(vm->fd, KVM_IRQ_LINE, &irq);
+}
+
+/* a 16550A with no input: enough for the kernel's 8250 driver */
+static void
+serial(Vm *vm, unsigned off, uint8_t *v, int out)
+{
+	int dlab = vm->lcr & 0x80;
+
+	pthread_mutex_lock(&vm->lock);
+	if (out) {
+		switch (off) {
+		case 0:
+			if (dlab) {
+				vm->dll = *v;
+			} else {
+				consoleput(vm, *v);
+				vm->thri = 1;
+			}
+			break;
+		case 1:
+			if (dlab) {
+				vm->dlm = *v;
+			} else {
+				vm->ier = *v & 0x0f;
+				vm->thri = !!(vm->ier & 0x02);
+			}
+			break;
+		case 2: vm->fcr = *v; break;
+		case 3: vm->lcr = *v; break;
+		case 4: vm->mcr = *v & 0x1f; break;
+		case 7: vm->scr = *v; break;
+		}
+		serialirq(vm);
+	} else {
+		switch (off) {
+		case 0: *v = dlab ? vm->dll : 0; break;
+		case 1: *v = dlab ? vm->dlm : vm->ier; break;
+		case 2:
+			if (vm->thri && (vm->ier & 0x02)) {
+				*v = 0x02;
+				vm->thri = 0;
+			} else {
+				*v = 0x01;
+			}
+			if (vm->fcr & 0x01)
+				*v |= 0xc0;
+			break;
+		case 3: *v = vm->lcr; break;
+		case 4: *v = vm->mcr; break;
+		case 5: *v = 0x60; break;	/* THR empty, transmitter empty */
+		case 6:
+			if (vm->mcr & 0x10)	/* loopback: outputs come back */
+				*v = (vm->mcr & 0x01) << 5 | (vm->mcr & 0x02) << 3 |
+				    (vm->mcr & 0x04) << 4 | (vm->mcr & 0x08) << 4;
+			else
+				*v = 0xb0;	/* DCD, DSR, CTS */
+			break;
+		case 7: *v = vm->scr; break;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void
+pio(Vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	Vm *vm = c->vm;
+	uint8_t *p = (uint8_t *)run + run->io.data_offset;
+	int out = run->io.direction == KVM_EXIT_IO_OUT;
+	uint16_t port = run->io.port;
+	uint32_t i;
+
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > vm->runsize)
+		return;
+	for (i = 0; i < run->io.count; i++, p += run->io.size) {
+		if (port >= SERIALPORT && port < SERIALPORT + 8) {
+			serial(vm, port - SERIALPORT, p, out);
+		} else if (port == 0x64 && out && *p == 0xfe) {
+			stopvm(vm, VM_RESET, "the guest reset the machine (i8042)");
+		} else if (!out) {
+			/* no such device: i8042 status 0, all else floats high */
+			memset(p, port == 0x64 || port == 0x60 ? 0 : 0xff,
+			    run->io.size);
+		}
+	}
+}
+
+static void
+mmio(Vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	Vm *vm = c->vm;
+	uint64_t a = run->mmio.phys_addr, n;
+	uint32_t len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		return;
+	if (a >= MMIOBASE && (n = (a - MMIOBASE) / MMIOSIZE) < (uint64_t)vm->ndevs) {
+		virtio_mmio(vm->devs[n], a - vm->devs[n]->base, run->mmio.data,
+		    len, run->mmio.is_write);
+		return;
+	}
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0, len);
+}
+
+static void *
+vcpuloop(void *arg)
+{
+	Vcpu *c = arg;
+	Vm *vm = c->vm;
+	struct kvm_run *run = c->run;
+
+	while (!__atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST)) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			stopvm(vm, VM_ERROR, "vCPU %d: KVM_RUN: %s", c->id,
+			    strerror(errno));
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			pio(c);
+			break;
+		case KVM_EXIT_MMIO:
+			mmio(c);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			stopvm(vm, VM_RESET, "the guest reset the machine (triple fault)");
+			break;
+		case KVM_EXIT_HLT:
+			stopvm(vm, VM_POWEROFF, "the guest halted");
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			switch (run->system_event.type) {
+			case KVM_SYSTEM_EVENT_SHUTDOWN:
+				stopvm(vm, VM_POWEROFF, "the guest powered off");
+				break;
+			case KVM_SYSTEM_EVENT_RESET:
+				stopvm(vm, VM_RESET, "the guest reset the machine");
+				break;
+			default:
+				stopvm(vm, VM_CRASH, "the guest crashed (system event %u)",
+				    run->system_event.type);
+			}
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			stopvm(vm, VM_ERROR, "vCPU %d: entry failed, reason 0x%llx",
+			    c->id, (unsigned long long)
+			    run->fail_entry.hardware_entry_failure_reason);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			stopvm(vm, VM_ERROR, "vCPU %d: KVM internal error %u",
+			    c->id, run->internal.suberror);
+			break;
+		default:
+			stopvm(vm, VM_ERROR, "vCPU %d: unhandled exit %u", c->id,
+			    run->exit_reason);
+		}
+	}
+	return NULL;
+}
+
+/* load a vmlinux: every header and segment is checked against the file and RAM */
+static int
+loadkernel(Vm *vm, const char *path, char *err)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	struct stat st;
+	uint64_t end = 0, sz, entry;
+	int fd, i, ok = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		seterr(err, "kernel %s:", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh)) {
+		seterr(err, "kernel %s: not an ELF vmlinux (too short)", path);
+		goto fail;
+	}
+	sz = st.st_size;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC) {
+		seterr(err, "kernel %s: not an x86-64 ELF vmlinux (a bzImage "
+		    "will not do: pass the uncompressed vmlinux)", path);
+		goto fail;
+	}
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+	    eh.e_phnum > LEN(ph) || eh.e_phoff > sz ||
+	    sz - eh.e_phoff < (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) ||
+	    pread(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff) !=
+	    (ssize_t)(eh.e_phnum * sizeof(Elf64_Phdr))) {
+		seterr(err, "kernel %s: bad ELF program headers", path);
+		goto fail;
+	}
+	entry = eh.e_entry >= KERNELMAP ? eh.e_entry - KERNELMAP : eh.e_entry;
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > sz ||
+		    sz - ph[i].p_offset < ph[i].p_filesz ||
+		    ph[i].p_paddr < HIMEM ||
+		    !gm_ptr(&vm->mem, ph[i].p_paddr, ph[i].p_memsz)) {
+			seterr(err, "kernel %s: ELF segment %d (0x%llx, %llu bytes) "
+			    "does not fit the file or %llu MiB of guest RAM", path,
+			    i, (unsigned long long)ph[i].p_paddr,
+			    (unsigned long long)ph[i].p_memsz,
+			    (unsigned long long)(vm->mem.size >> 20));
+			goto fail;
+		}
+		if (pread(fd, vm->mem.base + ph[i].p_paddr, ph[i].p_filesz,
+		    ph[i].p_offset) != (ssize_t)ph[i].p_filesz) {
+			seterr(err, "kernel %s: read:", path);
+			goto fail;
+		}
+		if (entry >= ph[i].p_paddr && entry - ph[i].p_paddr < ph[i].p_memsz)
+			ok = 1;
+		end = MAX(end, ph[i].p_paddr + ph[i].p_memsz);
+	}
+	if (!ok) {
+		seterr(err, "kernel %s: ELF entry 0x%llx is in no loaded segment",
+		    path, (unsigned long long)eh.e_entry);
+		goto fail;
+	}
+	vm->entry = entry;
+	vm->kernelend = end;
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+Vm *
+vmm_new(const VmConfig *cfg, char *err)
+{
+	struct kvm_userspace_memory_region region;
+	struct kvm_pit_config pit;
+	struct sigaction sa;
+	uint64_t idmap = IDMAPADDR;
+	Vm *vm;
+	size_t i;
+	int r, n;
+
+	if (cfg->ncpus < 1 || cfg->ncpus > 254) {
+		seterr(err, "%d vCPUs: husk supports 1 to 254", cfg->ncpus);
+		return NULL;
+	}
+	if (cfg->memmib < 16 || cfg->memmib << 20 > MAXMEM) {
+		seterr(err, "%llu MiB of guest memory: husk supports 16 to %llu MiB",
+		    (unsigned long long)cfg->memmib, MAXMEM >> 20);
+		return NULL;
+	}
+	vm = ecalloc(1, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm = vm->fd = vm->exitfd = -1;
+	vm->mem.base = MAP_FAILED;
+	vm->ncpus = cfg->ncpus;
+	vm->cpus = ecalloc(cfg->ncpus, sizeof(*vm->cpus));
+	for (n = 0; n < vm->ncpus; n++)
+		vm->cpus[n].fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+
+	if ((vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) {
+		seterr(err, "/dev/kvm: %s (is the kvm module loaded? husk needs KVM)",
+		    strerror(errno));
+		goto fail;
+	}
+	if ((r = ioctl(vm->kvm, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {
+		seterr(err, "/dev/kvm: API version %d, husk needs %d", r,
+		    KVM_API_VERSION);
+		goto fail;
+	}
+	for (i = 0; i < LEN(caps); i++) {
+		if (ioctl(vm->kvm, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			seterr(err, "/dev/kvm: this kernel's KVM lacks %s", caps[i].name);
+			goto fail;
+		}
+	}
+	if ((vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0)) < 0) {
+		seterr(err, "KVM_CREATE_VM:");
+		goto fail;
+	}
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)TSSADDR) < 0 ||
+	    ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+		seterr(err, "KVM_SET_TSS_ADDR:");
+		goto fail;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		seterr(err, "KVM_CREATE_IRQCHIP:");
+		goto fail;
+	}
+	memset(&pit, 0, sizeof(pit));
+	pit.flags = KVM_PIT_SPEAKER_DUMMY;
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
+		seterr(err, "KVM_CREATE_PIT2:");
+		goto fail;
+	}
+
+	vm->mem.size = cfg->memmib << 20;
+	vm->mem.base = mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem.base == MAP_FAILED) {
+		seterr(err, "guest memory (%llu MiB):",
+		    (unsigned long long)cfg->memmib);
+		goto fail;
+	}
+	madvise(vm->mem.base, vm->mem.size, MADV_MERGEABLE);
+	memset(&region, 0, sizeof(region));
+	region.memory_size = vm->mem.size;
+	region.userspace_addr = (uintptr_t)vm->mem.base;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		seterr(err, "KVM_SET_USER_MEMORY_REGION:");
+		goto fail;
+	}
+	if (loadkernel(vm, cfg->kernel, err) < 0)
+		goto fail;
+
+	if ((r = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0)) < (int)sizeof(struct kvm_run)) {
+		seterr(err, "KVM_GET_VCPU_MMAP_SIZE:");
+		goto fail;
+	}
+	vm->runsize = r;
+	for (n = 0; n < vm->ncpus; n++) {
+		vm->cpus[n].vm = vm;
+		vm->cpus[n].id = n;
+		if ((vm->cpus[n].fd = ioctl(vm->fd, KVM_CREATE_VCPU, n)) < 0) {
+			seterr(err, "KVM_CREATE_VCPU %d:", n);
+			goto fail;
+		}
+		vm->cpus[n].run = mmap(NULL, vm->runsize, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, vm->cpus[n].fd, 0);
+		if (vm->cpus[n].run == MAP_FAILED) {
+			vm->cpus[n].run = NULL;
+			seterr(err, "vCPU %d: mmap kvm_run:", n);
+			goto fail;
+		}
+	}
+	if ((vm->exitfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		seterr(err, "eventfd:");
+		goto fail;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick;	/* no SA_RESTART: KVM_RUN returns EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", cfg->cmdline);
+	if (strlen(cfg->cmdline) >= CMDLINEMAX) {
+		seterr(err, "kernel command line: %zu bytes, the kernel takes %d",
+		    strlen(cfg->cmdline), CMDLINEMAX - 1);
+		goto fail;
+	}
+	return vm;
+fail:
+	vmm_free(vm);
+	return NULL;
+}
+
+const GuestMem *
+vmm_mem(Vm *vm)
+{
+	return &vm->mem;
+}
+
+int
+vmm_add_device(Vm *vm, VirtioDev *d, char *err)
+{
+	struct kvm_irqfd irqfd;
+	struct kvm_ioeventfd io;
+	size_t n;
+	int q;
+
+	if (vm->ndevs == MAXDEVS) {
+		seterr(err, "%s: no room for more than %d devices", d->ops->name,
+		    MAXDEVS);
+		return -1;
+	}
+	d->base = MMIOBASE + (uint64_t)vm->ndevs * MMIOSIZE;
+	d->gsi = MMIOGSI + vm->ndevs;
+	memset(&irqfd, 0, sizeof(irqfd));
+	irqfd.fd = d->irqfd;
+	irqfd.gsi = d->gsi;
+	if (ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0) {
+		seterr(err, "%s: KVM_IRQFD:", d->ops->name);
+		return -1;
+	}
+	for (q = 0; q < d->ops->nqueues; q++) {
+		memset(&io, 0, sizeof(io));
+		io.datamatch = q;
+		io.addr = d->base + 0x50;	/* QueueNotify */
+		io.len = 4;
+		io.fd = d->vq[q].kickfd;
+		io.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+		if (ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0) {
+			seterr(err, "%s: KVM_IOEVENTFD:", d->ops->name);
+			return -1;
+		}
+	}
+	n = strlen(vm->cmdline);
+	if ((size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
+	    " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)d->base,
+	    d->gsi) >= sizeof(vm->cmdline) - n) {
+		seterr(err, "kernel command line too long with device %s",
+		    d->ops->name);
+		return -1;
+	}
+	vm->devs[vm->ndevs++] = d;
+	return 0;
+}
+
+static void
+e820(struct boot_params *bp, uint64_t addr, uint64_t size, uint32_t type)
+{
+	struct boot_e820_entry *e = &bp->e820_table[bp->e820_entries++];
+
+	e->addr = addr;
+	e->size = size;
+	e->type = type;
+}
+
+static uint8_t
+checksum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s += *p++;
+	return -s;
+}
+
+/* Intel MultiProcessor Specification 1.4 tables: how the kernel finds the vCPUs */
+static int
+mptable(Vm *vm, char *err)
+{
+	uint8_t *base = vm->mem.base + EBDAADDR, *p, *cfg;
+	uint32_t cpuid;
+	uint16_t len, n = 0;
+	int i, ioapic = vm->ncpus;
+
+	if (16 + 44 + vm->ncpus * 20 + 8 + 8 + NGSI * 8 + 2 * 8 > EBDAEND - EBDAADDR) {
+		seterr(err, "MP table: too many vCPUs");
+		return -1;
+	}
+	memset(base, 0, EBDAEND - EBDAADDR);
+	/* floating pointer */
+	memcpy(base, "_MP_", 4);
+	cpuid = EBDAADDR + 16;
+	memcpy(base + 4, &cpuid, 4);
+	base[8] = 1;		/* length in 16-byte units */
+	base[9] = 4;		/* spec 1.4 */
+	base[10] = checksum(base, 16);
+	/* configuration table */
+	cfg = base + 16;
+	memcpy(cfg, "PCMP", 4);
+	cfg[6] = 4;
+	memcpy(cfg + 8, "HUSK    ", 8);
+	memcpy(cfg + 16, "MICROVM     ", 12);
+	cpuid = LAPICADDR;
+	memcpy(cfg + 36, &cpuid, 4);
+	p = cfg + 44;
+	for (i = 0; i < vm->ncpus; i++, n++, p += 20) {
+		p[0] = 0;		/* processor */
+		p[1] = i;		/* local APIC id */
+		p[2] = 0x14;		/* local APIC version */
+		p[3] = 1 | (i == 0 ? 2 : 0);	/* enabled, bootstrap */
+		cpuid = 0x600;		/* family 6 */
+		memcpy(p + 4, &cpuid, 4);
+		cpuid = 0x201;		/* FPU, APIC */
+		memcpy(p + 8, &cpuid, 4);
+	}
+	p[0] = 1;			/* bus 0: ISA */
+	memcpy(p + 2, "ISA   ", 6);
+	p += 8, n++;
+	p[0] = 2;			/* the IOAPIC */
+	p[1] = ioapic;
+	p[2] = 0x11;
+	p[3] = 1;
+	cpuid = IOAPICADDR;
+	memcpy(p + 4, &cpuid, 4);
+	p += 8, n++;
+	for (i = 0; i < NGSI; i++, n++, p += 8) {
+		p[0] = 3;		/* I/O interrupt: ISA IRQ i to pin i */
+		p[1] = 0;		/* INT */
+		p[4] = 0;		/* bus */
+		p[5] = i;
+		p[6] = ioapic;
+		p[7] = i;
+	}
+	for (i = 0; i < 2; i++, n++, p += 8) {
+		p[0] = 4;		/* local interrupt */
+		p[1] = i == 0 ? 3 : 1;	/* LINT0 ExtINT, LINT1 NMI */
+		p[6] = 0xff;		/* every local APIC */
+		p[7] = i;
+	}
+	len = p - cfg;
+	memcpy(cfg + 4, &len, 2);
+	memcpy(cfg + 34, &n, 2);
+	cfg[7] = checksum(cfg, p - cfg);
+	return 0;
+}
+
+static int
+setupcpuid(Vm *vm, Vcpu *c, char *err)
+{
+	struct kvm_cpuid2 *cpuid;
+	struct kvm_cpuid_entry2 *e;
+	int n = 64, i;
+
+	for (;;) {
+		cpuid = ecalloc(1, sizeof(*cpuid) + n * sizeof(*e));
+		cpuid->nent = n;
+		if (ioctlr(vm->kvm, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			break;
+		free(cpuid);
+		if (errno != E2BIG || n > 4096) {
+			seterr(err, "KVM_GET_SUPPORTED_CPUID:");
+			return -1;
+		}
+		n *= 2;
+	}
+	for (i = 0; i < (int)cpuid->nent; i++) {
+		e = &cpuid->entries[i];
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0x00ffffff) | (uint32_t)c->id << 24;
+			e->ecx |= 1u << 31;	/* running on a hypervisor */
+			break;
+		case 0xb:
+		case 0x1f:
+			e->edx = c->id;		/* x2APIC id */
+			break;
+		}
+	}
+	if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0) {
+		seterr(err, "vCPU %d: KVM_SET_CPUID2:", c->id);
+		free(cpuid);
+		return -1;
+	}
+	free(cpuid);
+	return 0;
+}
+
+static int
+setupcpu(Vm *vm, Vcpu *c, char *err)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} msrs[] = {
+		/* MSR        value */
+		{ 0x174,      0 },		/* SYSENTER_CS */
+		{ 0x175,      0 },		/* SYSENTER_ESP */
+		{ 0x176,      0 },		/* SYSENTER_EIP */
+		{ 0xc0000081, 0 },		/* STAR */
+		{ 0xc0000082, 0 },		/* LSTAR */
+		{ 0xc0000083, 0 },		/* CSTAR */
+		{ 0xc0000084, 0 },		/* SYSCALL_MASK */
+		{ 0xc0000102, 0 },		/* KERNEL_GS_BASE */
+		{ 0x10,       0 },		/* TSC */
+		{ 0x1a0,      1 },		/* MISC_ENABLE: fast strings */
+		{ 0x2ff,      1 << 11 | 6 },	/* MTRRdefType: enabled, write-back */
+	};
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[LEN(msrs)];
+	} m;
+	struct kvm_lapic_state lapic;
+	struct kvm_fpu fpu;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_segment code, data, tss;
+	uint32_t *lvt;
+	size_t i;
+
+	if (setupcpuid(vm, c, err) < 0)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = LEN(msrs);
+	for (i = 0; i < LEN(msrs); i++) {
+		m.e[i].index = msrs[i].index;
+		m.e[i].data = msrs[i].data;
+	}
+	if (ioctl(c->fd, KVM_SET_MSRS, &m) != (int)LEN(msrs)) {
+		seterr(err, "vCPU %d: KVM_SET_MSRS:", c->id);
+		return -1;
+	}
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	if (ioctl(c->fd, KVM_SET_FPU, &fpu) < 0) {
+		seterr(err, "vCPU %d: KVM_SET_FPU:", c->id);
+		return -1;
+	}
+	/* LINT0 delivers the PIC's ExtINT, LINT1 NMIs */
+	if (ioctlr(c->fd, KVM_GET_LAPIC, &lapic) < 0) {
+		seterr(err, "vCPU %d: KVM_GET_LAPIC:", c->id);
+		return -1;
+	}
+	lvt = (uint32_t *)(lapic.regs + 0x350);
+	*lvt = (*lvt & ~0x700u) | 7 << 8;
+	lvt = (uint32_t *)(lapic.regs + 0x360);
+	*lvt = (*lvt & ~0x700u) | 4 << 8;
+	if (ioctl(c->fd, KVM_SET_LAPIC, &lapic) < 0) {
+		seterr(err, "vCPU %d: KVM_SET_LAPIC:", c->id);
+		return -1;
+	}
+	if (c->id != 0)
+		return 0;	/* the APs wait for the kernel's INIT and SIPI */
+
+	/* the bootstrap vCPU enters startup_64 in long mode */
+	if (ioctlr(c->fd, KVM_GET_SREGS, &sregs) < 0) {
+		seterr(err, "KVM_GET_SREGS:");
+		return -1;
+	}
+	memset(&code, 0, sizeof(code));
+	code.limit = 0xfffff;
+	code.selector = 0x8;
+	code.type = 0xb;
+	code.present = 1;
+	code.s = 1;
+	code.l = 1;
+	code.g = 1;
+	data = code;
+	data.selector = 0x10;
+	data.type = 0x3;
+	data.l = 0;
+	data.db = 1;
+	tss = code;
+	tss.selector = 0x18;
+	tss.s = 0;
+	tss.l = 0;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.tr = tss;
+	sregs.gdt.base = GDTADDR;
+	sregs.gdt.limit = 4 * 8 - 1;
+	sregs.idt.base = IDTADDR;
+	sregs.idt.limit = 7;
+	sregs.cr3 = PML4ADDR;
+	sregs.cr4 = 0x20;			/* PAE */
+	sregs.cr0 = 0x80000000 | 0x10 | 0x1;	/* PG, ET, PE */
+	sregs.efer = 0x500;			/* LME, LMA */
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) < 0) {
+		seterr(err, "KVM_SET_SREGS:");
+		return -1;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 2;
+	regs.rip = vm->entry;
+	regs.rsp = regs.rbp = BOOTSTACK;
+	regs.rsi = ZEROPAGE;
+	if (ioctl(c->fd, KVM_SET_REGS, &regs) < 0) {
+		seterr(err, "KVM_SET_REGS:");
+		return -1;
+	}
+	return 0;
+}
+
+/* the low memory the boot protocol needs: tables, zero page, command line, initramfs */
+static int
+bootmem(Vm *vm, char *err)
+{
+	static const uint64_t gdt[] = {
+		0,
+		0x00af9b000000ffffull,	/* code: 64-bit, present, execute/read */
+		0x00cf93000000ffffull,	/* data: present, read/write */
+		0x008f8b000000ffffull,	/* TSS */
+	};
+	struct boot_params *bp;
+	uint64_t *pml4, *pdpt, *pd, initrd = 0;
+	size_t n;
+	int i;
+
+	memcpy(vm->mem.base + GDTADDR, gdt, sizeof(gdt));
+	memset(vm->mem.base + IDTADDR, 0, 8);
+	pml4 = (uint64_t *)(vm->mem.base + PML4ADDR);
+	pdpt = (uint64_t *)(vm->mem.base + PDPTADDR);
+	pd = (uint64_t *)(vm->mem.base + PDADDR);
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
+	pml4[0] = PDPTADDR | 3;
+	for (i = 0; i < 4; i++)
+		pdpt[i] = (PDADDR + i * 4096) | 3;
+	for (i = 0; i < 4 * 512; i++)
+		pd[i] = (uint64_t)i << 21 | 0x83;	/* 2 MiB, present, writable */
+
+	n = strlen(vm->cmdline) + 1;
+	memcpy(vm->mem.base + CMDLINEADDR, vm->cmdline, n);
+
+	if (vm->cfg->initrdlen) {
+		initrd = (vm->mem.size - vm->cfg->initrdlen) & ~0xfffull;
+		if (vm->cfg->initrdlen > vm->mem.size || initrd < vm->kernelend) {
+			seterr(err, "initramfs (%zu bytes) does not fit in guest "
+			    "memory above the kernel", vm->cfg->initrdlen);
+			return -1;
+		}
+		memcpy(vm->mem.base + initrd, vm->cfg->initrd, vm->cfg->initrdlen);
+	}
+
+	bp = (struct boot_params *)(vm->mem.base + ZEROPAGE);
+	memset(bp, 0, sizeof(*bp));
+	bp->hdr.type_of_loader = 0xff;
+	bp->hdr.boot_flag = 0xaa55;
+	bp->hdr.header = 0x53726448;	/* "HdrS" */
+	bp->hdr.version = 0x020c;
+	bp->hdr.loadflags = LOADED_HIGH;
+	bp->hdr.kernel_alignment = 0x1000000;
+	bp->hdr.cmd_line_ptr = CMDLINEADDR;
+	bp->hdr.cmdline_size = n - 1;
+	bp->hdr.ramdisk_image = initrd;
+	bp->hdr.ramdisk_size = vm->cfg->initrdlen;
+	e820(bp, 0, EBDAADDR, 1);
+	e820(bp, EBDAADDR, HIMEM - EBDAADDR, 2);
+	e820(bp, HIMEM, vm->mem.size - HIMEM, 1);
+	return mptable(vm, err);
+}
+
+int
+vmm_start(Vm *vm, char *err)
+{
+	sigset_t set, old;
+	int i, r;
+
+	if (bootmem(vm, err) < 0)
+		return -1;
+	for (i = 0; i < vm->ncpus; i++)
+		if (setupcpu(vm, &vm->cpus[i], err) < 0)
+			return -1;
+	/* vCPU threads take only SIGUSR1, the kick */
+	sigfillset(&set);
+	sigdelset(&set, SIGUSR1);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	for (i = 0; i < vm->ncpus; i++) {
+		if ((r = pthread_create(&vm->cpus[i].thread, NULL, vcpuloop,
+		    &vm->cpus[i]))) {
+			errno = r;
+			seterr(err, "vCPU %d thread:", i);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			stopvm(vm, VM_ERROR, "could not start vCPU %d", i);
+			return -1;
+		}
+		vm->cpus[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+int
+vmm_exitfd(Vm *vm)
+{
+	return vm->exitfd;
+}
+
+int
+vmm_state(Vm *vm, char *why, size_t n)
+{
+	int st;
+
+	pthread_mutex_lock(&vm->lock);
+	st = vm->stopping ? vm->state : VM_RUNNING;
+	if (why)
+		snprintf(why, n, "%s", st == VM_RUNNING ? "running" : vm->why);
+	pthread_mutex_unlock(&vm->lock);
+	return st;
+}
+
+void
+vmm_free(Vm *vm)
+{
+	int i;
+
+	if (!vm)
+		return;
+	stopvm(vm, VM_POWEROFF, "stopped by husk");
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vm->cpus[i].started)
+			pthread_join(vm->cpus[i].thread, NULL);
+		if (vm->cpus[i].run)
+			munmap(vm->cpus[i].run, vm->runsize);
+		if (vm->cpus[i].fd >= 0)
+			close(vm->cpus[i].fd);
+	}
+	if (vm->mem.base != MAP_FAILED)
+		munmap(vm->mem.base, vm->mem.size);
+	if (vm->exitfd >= 0)
+		close(vm->exitfd);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->kvm >= 0)
+		close(vm->kvm);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm->cpus);
+	free(vm);
+}
