@@ -157,6 +157,7 @@ typedef struct {
 	uint64_t desc, avail, used;
 	uint16_t lastavail;	/* next avail entry to consume */
 	uint16_t usedidx;	/* next used entry to fill */
+	int broken;		/* the driver broke the rules: ignored until reset */
 	int kickfd;		/* eventfd: guest notify (ioeventfd) */
 	Watch kick;
 } Virtq;
@@ -194,8 +195,10 @@ struct VirtioDev {
 int virtio_init(VirtioDev *d, const VirtioOps *ops, void *priv, const GuestMem *gm);
 void virtio_mmio(VirtioDev *d, uint64_t off, void *data, uint32_t len, int write);
 int vq_pop(VirtioDev *d, Virtq *q, Vchain *c);	/* 1 chain, 0 empty, -1 broken (device marked NEEDS_RESET) */
+void vq_unpop(Virtq *q);			/* give back the chain just popped */
 void vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len);
 void virtio_irq(VirtioDev *d);		/* used buffers: raise the interrupt */
+void virtio_free(VirtioDev *d);
 size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len);
 size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
 
