@@ -63,11 +63,17 @@ virtio_init(VirtioDev *d, const VirtioOps *ops, void *priv, const GuestMem *gm)
 {
 	int i;
 
+	pthread_mutexattr_t ma;
+
 	memset(d, 0, sizeof(*d));
 	d->ops = ops;
 	d->priv = priv;
 	d->gm = gm;
-	pthread_mutex_init(&d->lock, NULL);
+	/* recursive: a device's callbacks may call back into it */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&d->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	d->vq = ecalloc(ops->nqueues, sizeof(*d->vq));
 	for (i = 0; i < ops->nqueues; i++)
 		d->vq[i].kickfd = d->vq[i].kick.fd = -1;
@@ -223,6 +229,7 @@ regread(VirtioDev *d, uint64_t off)
 static void
 regwrite(VirtioDev *d, uint64_t off, uint32_t v)
 {
+	uint64_t one = 1;
 	Virtq *q = d->qsel < (uint32_t)d->ops->nqueues ? &d->vq[d->qsel] : NULL;
 
 	switch (off) {
@@ -236,9 +243,10 @@ regwrite(VirtioDev *d, uint64_t off, uint32_t v)
 	case RISRACK: d->isr &= ~v; return;
 	case RSTATUS: setstatus(d, v); return;
 	case RQNOTIFY:
-		if (v < (uint32_t)d->ops->nqueues && (d->status & SDRIVEROK) &&
-		    d->vq[v].ready && !d->vq[v].broken)
-			d->ops->notify(d, v);
+		/* not caught by the ioeventfd: device work stays on the loop */
+		if (v < (uint32_t)d->ops->nqueues &&
+		    write(d->vq[v].kickfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			warn("%s: kick:", d->ops->name);
 		return;
 	}
 	if (!q || (q->ready && off != RQREADY))
