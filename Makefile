@@ -38,10 +38,18 @@ agent/blob.o: agent/blob.S agent/husk-agent
 husk: $(OBJ)
 	$(CC) -o $@ $(OBJ) $(LDFLAGS)
 
-$(TESTS): $(LIB)
+test/proto_test: test/proto_test.c
+test/ttrpc_test: test/ttrpc_test.c
+test/virtio_test: test/virtio_test.c
+test/vsock_test: test/vsock_test.c
+$(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
-$(SANTESTS): $(LIB:.o=.c) husk.h config.h kh
+test/proto_test-san: test/proto_test.c
+test/ttrpc_test-san: test/ttrpc_test.c
+test/virtio_test-san: test/virtio_test.c
+test/vsock_test-san: test/vsock_test.c
+$(SANTESTS): $(LIB:.o=.c) husk.h config.h kh test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 
 unit: $(TESTS) $(SANTESTS)
