@@ -30,7 +30,6 @@ $(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh
 
 agent/husk-agent: $(AGENTOBJ)
 	$(CC) -o $@ $(AGENTOBJ) $(LDFLAGS)
-	strip $@
 
 agent/blob.o: agent/blob.S agent/husk-agent
 	$(CC) -c -o $@ agent/blob.S

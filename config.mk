@@ -11,7 +11,7 @@ CC != command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo cc
 # musl-gcc does not see the kernel's headers; kh/ links them in
 CPPFLAGS = -D_GNU_SOURCE -DVERSION=\"$(VERSION)\" -isystem kh
 CFLAGS = -std=c99 -pedantic -Wall -Wextra -Os
-LDFLAGS = -static -pthread
+LDFLAGS = -static -pthread -s
 
 # unit tests under the sanitizers (glibc gcc; they cannot link static)
 SANCC = cc
