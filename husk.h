@@ -130,11 +130,11 @@ typedef struct Ttrpc Ttrpc;
 typedef struct TtrpcCall TtrpcCall;
 typedef struct {
 	const char *service, *method;
-	void (*fn)(TtrpcCall *c, const uint8_t *req, size_t n);
+	void (*fn)(TtrpcCall *c, const uint8_t *req, size_t n);	/* req valid during fn */
 } TtrpcMethod;
 typedef void (*TtrpcDone)(void *arg, int code, const char *msg,
     const uint8_t *resp, size_t n);
-/* takes fd (made non-blocking); methods may be NULL for a client only */
+/* takes fd (made non-blocking; NULL on error, fd left open); methods may be NULL */
 Ttrpc *ttrpc_new(int fd, const TtrpcMethod *methods, size_t nmethods, void *arg);
 void ttrpc_onclose(Ttrpc *t, void (*fn)(Ttrpc *t, void *arg));	/* peer gone or error */
 void *ttrpc_arg(Ttrpc *t);
@@ -142,7 +142,7 @@ Ttrpc *ttrpc_conn(TtrpcCall *c);	/* NULL once the connection is closed */
 void ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n);	/* frees c */
 int ttrpc_call(Ttrpc *t, const char *service, const char *method,
     const void *req, size_t n, uint64_t timeoutns, TtrpcDone done, void *arg);
-void ttrpc_close(Ttrpc *t);	/* pending client calls end with RPC_UNAVAILABLE */
+void ttrpc_close(Ttrpc *t);	/* once, also after onclose; pending calls end with RPC_UNAVAILABLE */
 
 /*
  * virtio.c: the virtio-mmio (version 2) transport and split virtqueues.
@@ -177,8 +177,8 @@ typedef struct {
 	void (*cfgread)(VirtioDev *d, uint32_t off, void *buf, uint32_t len);
 	void (*cfgwrite)(VirtioDev *d, uint32_t off, const void *buf, uint32_t len);
 	void (*notify)(VirtioDev *d, int q);	/* loop thread: queue q kicked */
-	void (*activate)(VirtioDev *d);	/* DRIVER_OK set */
-	void (*reset)(VirtioDev *d);	/* status 0 written */
+	void (*activate)(VirtioDev *d);	/* vCPU thread: DRIVER_OK set */
+	void (*reset)(VirtioDev *d);	/* vCPU thread: status 0 written */
 } VirtioOps;
 struct VirtioDev {
 	const VirtioOps *ops;
@@ -206,7 +206,8 @@ size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, s
  * vsock.c: a virtio-vsock device whose host side lives in this process.
  * Each connection is backed by a host fd for reading (bytes to the guest)
  * and one for writing (bytes from the guest): a socketpair end, a pipe or
- * a containerd FIFO. The device owns and closes both.
+ * a containerd FIFO. Once a call succeeds the device owns and closes
+ * both; when it fails the caller keeps them.
  */
 #define VSOCK_HOST_CID	2
 typedef struct Vsock Vsock;
@@ -235,11 +236,12 @@ typedef struct {
 	int consolefd;			/* serial output goes here, -1 none */
 } VmConfig;
 enum { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_CRASH, VM_ERROR };
-Vm *vmm_new(const VmConfig *cfg, char *err);	/* KVM checks, memory, kernel, vCPUs */
+/* KVM checks, memory, kernel, vCPUs; cfg is copied, but initrd is read by vmm_start */
+Vm *vmm_new(const VmConfig *cfg, char *err);
 const GuestMem *vmm_mem(Vm *vm);
 int vmm_add_device(Vm *vm, VirtioDev *d, char *err);	/* before vmm_start */
 int vmm_start(Vm *vm, char *err);		/* boot params, vCPU threads */
 int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
 int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
-const char *vmm_console(Vm *vm);	/* the last few KiB of serial output */
+const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output; valid until the next call */
 void vmm_free(Vm *vm);		/* stops vCPUs, frees all */

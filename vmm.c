@@ -8,12 +8,21 @@
  * vCPUs up and starts one thread per vCPU. The 64-bit boot protocol is
  * entered directly: no BIOS, no real mode.
  *
+ * Only the bootstrap vCPU is set running; the kernel finds the others
+ * in the MP table and wakes them with INIT and SIPI through KVM's
+ * in-kernel local APICs. KVM also emulates the IOAPIC, the PICs and the
+ * PIT.
+ *
  * A vCPU thread only runs KVM_RUN and handles the exits that cannot be
  * eventfds: the 8250 UART at 0x3f8, the i8042 reset line, and register
  * accesses to the virtio-mmio devices. The first vCPU to see the VM end
  * (a triple fault from reboot=t, an i8042 reset, a system event, an
  * error) records why, writes the exit eventfd and kicks the others out
- * of KVM_RUN.
+ * of KVM_RUN. A guest power-off is a restart here: the guest kernel has
+ * no ACPI, its init restarts, and reboot=t makes that a triple fault, so
+ * VM_RESET is the clean end of a VM. A "Kernel panic" line on the
+ * console turns whatever end follows into VM_CRASH, with that line as
+ * the reason.
  */
 #include <elf.h>
 #include <errno.h>
@@ -43,9 +52,10 @@
 #define PDADDR		0xb000	/* four PDs of 2 MiB pages: 4 GiB */
 #define CMDLINEADDR	0x20000	/* the kernel command line */
 #define CMDLINEMAX	2048	/* x86 COMMAND_LINE_SIZE, NUL included */
-#define EBDAADDR	0x9fc00	/* the MP table lives here, */
-#define EBDAEND		0xa0000	/* reserved up to */
+#define EBDAADDR	0x9fc00	/* the MP table lives here (last KiB of base memory), */
+#define EBDAEND		0xa0000	/* reserved up to HIMEM */
 #define HIMEM		0x100000	/* the kernel loads at or above */
+#define INITRDMAX	0x37ffffff	/* initramfs ends below (initrd_addr_max) */
 #define MMIOBASE	0xd0000000	/* virtio-mmio device n at MMIOBASE + n * MMIOSIZE */
 #define MMIOSIZE	0x1000
 #define MMIOGSI		5	/* device n interrupts on GSI MMIOGSI + n */
@@ -57,9 +67,23 @@
 #define IDMAPADDR	0xfffbc000	/* KVM's identity map page (Intel), */
 #define TSSADDR		0xfffbd000	/* and its three TSS pages */
 #define MAXMEM		(3ull << 30)	/* RAM stays below the MMIO hole */
+#define MINMEM		(16ull << 20)
 #define MAXDEVS		(NGSI - MMIOGSI)
+/* the MP table must fit between EBDAADDR and EBDAEND */
+#define MPSIZE(ncpus)	(16 + 44 + (ncpus) * 20 + 8 + 8 + NGSI * 8 + 2 * 8)
+#define MAXCPUS		((EBDAEND - EBDAADDR - MPSIZE(0)) / 20)
 #define KERNELMAP	0xffffffff80000000ull	/* __START_KERNEL_map */
 #define CONSOLETAIL	4096
+#define E820RAM		1	/* e820 entry types */
+#define E820RESERVED	2
+
+/* the map must not overlap itself */
+typedef char mapcheck[GDTADDR + 4 * 8 <= IDTADDR && IDTADDR + 8 <= ZEROPAGE &&
+    PDADDR + 4 * 4096 <= CMDLINEADDR &&
+    ZEROPAGE + 4096 <= BOOTSTACK - 256 && BOOTSTACK < PML4ADDR &&
+    CMDLINEADDR + CMDLINEMAX <= EBDAADDR && MAXMEM <= MMIOBASE &&
+    MMIOBASE + MAXDEVS * MMIOSIZE <= IOAPICADDR &&
+    IDMAPADDR >= LAPICADDR + 0x1000 ? 1 : -1];
 
 typedef struct Vcpu Vcpu;
 struct Vcpu {
@@ -77,16 +101,19 @@ struct Vm {
 	Vcpu *cpus;
 	size_t runsize;
 	uint64_t entry, kernelend;
-	const VmConfig *cfg;
+	VmConfig cfg;		/* initrd is read by vmm_start only */
+	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
+	int tscdeadline;	/* KVM emulates the TSC-deadline timer */
 	char cmdline[CMDLINEMAX];
 	VirtioDev *devs[MAXDEVS];
 	int ndevs;
 	int exitfd;
-	pthread_mutex_t lock;	/* state, why, the serial port, the console tail */
+	int started;		/* vmm_start ran */
+	pthread_mutex_t lock;	/* state, why, the serial port, the console tail, Vcpu.started */
 	int state, stopping;
 	char why[ERRLEN];
 	/* 8250 UART */
-	uint8_t ier, iir, lcr, mcr, scr, dll, dlm, fcr;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	int thri;		/* transmitter empty interrupt pending */
 	char line[256];		/* the console line being printed */
 	size_t linelen;
@@ -127,7 +154,7 @@ kick(int sig)
 	(void)sig;
 }
 
-/* the first caller decides how the VM ended */
+/* the first caller decides how the VM ended; every vCPU is kicked out of KVM_RUN */
 static void
 stopvm(Vm *vm, int state, const char *fmt, ...)
 {
@@ -140,48 +167,62 @@ stopvm(Vm *vm, int state, const char *fmt, ...)
 		pthread_mutex_unlock(&vm->lock);
 		return;
 	}
-	if (vm->state == VM_CRASH)	/* a panic was seen: keep its line */
+	if (vm->state == VM_CRASH) {	/* a panic was seen: keep its line */
 		state = VM_CRASH;
-	else {
+	} else {
 		va_start(ap, fmt);
 		vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
 		va_end(ap);
 	}
 	vm->state = state;
 	__atomic_store_n(&vm->stopping, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&vm->lock);
 	for (i = 0; i < vm->ncpus; i++) {
 		if (!vm->cpus[i].run)
 			continue;
-		vm->cpus[i].run->immediate_exit = 1;
+		/* immediate_exit covers a vCPU between two KVM_RUNs, the signal one inside */
+		__atomic_store_n(&vm->cpus[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		if (vm->cpus[i].started && !pthread_equal(vm->cpus[i].thread,
 		    pthread_self()))
 			pthread_kill(vm->cpus[i].thread, SIGUSR1);
 	}
+	pthread_mutex_unlock(&vm->lock);
 	if (vm->exitfd >= 0 && write(vm->exitfd, &one, sizeof(one)) < 0)
 		warn("exit eventfd:");
 }
 
+/* vm->lock held: keep the byte in the tail, watch the lines for a panic */
 static void
 consoleput(Vm *vm, uint8_t c)
 {
-	if (vm->cfg->consolefd >= 0)
-		writeall(vm->cfg->consolefd, &c, 1);
+	char *p;
+
 	vm->tail[vm->tailpos] = c;
 	vm->tailpos = (vm->tailpos + 1) % CONSOLETAIL;
 	if (vm->taillen < CONSOLETAIL)
 		vm->taillen++;
+	if (c == '\r')
+		return;
 	if (c != '\n' && vm->linelen < sizeof(vm->line) - 1) {
 		vm->line[vm->linelen++] = c;
 		return;
 	}
 	vm->line[vm->linelen] = '\0';
-	if (strstr(vm->line, "Kernel panic") && vm->state != VM_CRASH) {
+	if (vm->state != VM_CRASH && (p = strstr(vm->line, "Kernel panic"))) {
 		vm->state = VM_CRASH;
-		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s",
-		    strstr(vm->line, "Kernel panic"));
+		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s", p);
 	}
 	vm->linelen = 0;
+	if (c != '\n')		/* a long line: go on with its rest */
+		vm->line[vm->linelen++] = c;
+}
+
+/* outside vm->lock: a slow console stalls only this vCPU, never the loop */
+static void
+consolewrite(Vm *vm, uint8_t c)
+{
+	while (write(vm->cfg.consolefd, &c, 1) < 0 && errno == EINTR &&
+	    !__atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST))
+		;
 }
 
 const char *
@@ -198,7 +239,7 @@ vmm_console(Vm *vm)
 	return vm->tailout;
 }
 
-/* interrupt line of the UART: pulsed when the transmitter empties */
+/* the UART's interrupt: an edge when the transmitter empties with THRI enabled */
 static void
 serialirq(Vm *vm)
 {
@@ -213,11 +254,14 @@ serialirq(Vm *vm)
 	ioctl(vm->fd, KVM_IRQ_LINE, &irq);
 }
 
-/* a 16550A with no input: enough for the kernel's 8250 driver */
-static void
+/*
+ * A 16550A that transmits at once and never receives: enough for the
+ * kernel's 8250 driver and console. Returns 1 when *v is a byte to print.
+ */
+static int
 serial(Vm *vm, unsigned off, uint8_t *v, int out)
 {
-	int dlab = vm->lcr & 0x80;
+	int dlab = vm->lcr & 0x80, print = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	if (out) {
@@ -227,6 +271,7 @@ serial(Vm *vm, unsigned off, uint8_t *v, int out)
 				vm->dll = *v;
 			} else {
 				consoleput(vm, *v);
+				print = 1;
 				vm->thri = 1;
 			}
 			break;
@@ -246,22 +291,22 @@ serial(Vm *vm, unsigned off, uint8_t *v, int out)
 		serialirq(vm);
 	} else {
 		switch (off) {
-		case 0: *v = dlab ? vm->dll : 0; break;
+		case 0: *v = dlab ? vm->dll : 0; break;	/* RBR: nothing received */
 		case 1: *v = dlab ? vm->dlm : vm->ier; break;
-		case 2:
+		case 2:				/* IIR */
 			if (vm->thri && (vm->ier & 0x02)) {
-				*v = 0x02;
+				*v = 0x02;	/* THR empty */
 				vm->thri = 0;
 			} else {
-				*v = 0x01;
+				*v = 0x01;	/* no interrupt */
 			}
 			if (vm->fcr & 0x01)
-				*v |= 0xc0;
+				*v |= 0xc0;	/* FIFOs enabled */
 			break;
 		case 3: *v = vm->lcr; break;
 		case 4: *v = vm->mcr; break;
-		case 5: *v = 0x60; break;	/* THR empty, transmitter empty */
-		case 6:
+		case 5: *v = 0x60; break;	/* LSR: THR empty, transmitter empty */
+		case 6:				/* MSR */
 			if (vm->mcr & 0x10)	/* loopback: outputs come back */
 				*v = (vm->mcr & 0x01) << 5 | (vm->mcr & 0x02) << 3 |
 				    (vm->mcr & 0x04) << 4 | (vm->mcr & 0x08) << 4;
@@ -272,8 +317,17 @@ serial(Vm *vm, unsigned off, uint8_t *v, int out)
 		}
 	}
 	pthread_mutex_unlock(&vm->lock);
+	return print && vm->cfg.consolefd >= 0;
 }
 
+/*
+ * Port I/O. Besides the UART, only the i8042's reset line: a write of
+ * 0xfe to port 0x64 resets the machine. Every other port, the i8042's
+ * included, reads as nothing there (all ones): the kernel's i8042
+ * driver then gives up at once ("No controller found") where a status
+ * of 0 would cost it a 500 ms time-out on each boot; PCI configuration
+ * reads (0xcf8/0xcfc) find no bus.
+ */
 static void
 pio(Vcpu *c)
 {
@@ -284,21 +338,22 @@ pio(Vcpu *c)
 	uint16_t port = run->io.port;
 	uint32_t i;
 
-	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > vm->runsize)
+	if (run->io.data_offset > vm->runsize || (uint64_t)run->io.size *
+	    run->io.count > vm->runsize - run->io.data_offset)
 		return;
 	for (i = 0; i < run->io.count; i++, p += run->io.size) {
-		if (port >= SERIALPORT && port < SERIALPORT + 8) {
-			serial(vm, port - SERIALPORT, p, out);
+		if (port >= SERIALPORT && port < SERIALPORT + 8 && run->io.size == 1) {
+			if (serial(vm, port - SERIALPORT, p, out))
+				consolewrite(vm, *p);
 		} else if (port == 0x64 && out && *p == 0xfe) {
 			stopvm(vm, VM_RESET, "the guest reset the machine (i8042)");
 		} else if (!out) {
-			/* no such device: i8042 status 0, all else floats high */
-			memset(p, port == 0x64 || port == 0x60 ? 0 : 0xff,
-			    run->io.size);
+			memset(p, 0xff, run->io.size);
 		}
 	}
 }
 
+/* MMIO exits: the virtio-mmio registers; elsewhere reads 0, writes vanish */
 static void
 mmio(Vcpu *c)
 {
@@ -376,7 +431,33 @@ vcpuloop(void *arg)
 	return NULL;
 }
 
-/* load a vmlinux: every header and segment is checked against the file and RAM */
+/* n bytes at off, or -1 (errno 0 when the file is shorter) */
+static int
+preadall(int fd, void *buf, uint64_t n, uint64_t off)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, buf, MIN(n, 1 << 30), off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			return -1;
+		}
+		buf = (char *)buf + r;
+		n -= r;
+		off += r;
+	}
+	return 0;
+}
+
+/*
+ * Load a vmlinux. The file is input like any other: every header and
+ * segment is checked against the file and guest RAM before a byte is
+ * copied, and the entry point must lie in what was loaded.
+ */
 static int
 loadkernel(Vm *vm, const char *path, char *err)
 {
@@ -390,7 +471,7 @@ loadkernel(Vm *vm, const char *path, char *err)
 		seterr(err, "kernel %s:", path);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh)) {
+	if (fstat(fd, &st) < 0 || preadall(fd, &eh, sizeof(eh), 0) < 0) {
 		seterr(err, "kernel %s: not an ELF vmlinux (too short)", path);
 		goto fail;
 	}
@@ -405,8 +486,7 @@ loadkernel(Vm *vm, const char *path, char *err)
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > LEN(ph) || eh.e_phoff > sz ||
 	    sz - eh.e_phoff < (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) ||
-	    pread(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff) !=
-	    (ssize_t)(eh.e_phnum * sizeof(Elf64_Phdr))) {
+	    preadall(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff) < 0) {
 		seterr(err, "kernel %s: bad ELF program headers", path);
 		goto fail;
 	}
@@ -425,9 +505,12 @@ loadkernel(Vm *vm, const char *path, char *err)
 			    (unsigned long long)(vm->mem.size >> 20));
 			goto fail;
 		}
-		if (pread(fd, vm->mem.base + ph[i].p_paddr, ph[i].p_filesz,
-		    ph[i].p_offset) != (ssize_t)ph[i].p_filesz) {
-			seterr(err, "kernel %s: read:", path);
+		if (preadall(fd, vm->mem.base + ph[i].p_paddr, ph[i].p_filesz,
+		    ph[i].p_offset) < 0) {
+			if (errno)
+				seterr(err, "kernel %s: read:", path);
+			else
+				seterr(err, "kernel %s: the file shrank while loading", path);
 			goto fail;
 		}
 		if (entry >= ph[i].p_paddr && entry - ph[i].p_paddr < ph[i].p_memsz)
@@ -448,6 +531,26 @@ fail:
 	return -1;
 }
 
+/* what KVM can offer the guest; vmm_start patches a copy per vCPU */
+static struct kvm_cpuid2 *
+supportedcpuid(int kvm, char *err)
+{
+	struct kvm_cpuid2 *cpuid;
+	int n;
+
+	for (n = 64; n <= 4096; n *= 2) {
+		cpuid = ecalloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+		cpuid->nent = n;
+		if (ioctlr(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			return cpuid;
+		free(cpuid);
+		if (errno != E2BIG)
+			break;
+	}
+	seterr(err, "KVM_GET_SUPPORTED_CPUID:");
+	return NULL;
+}
+
 Vm *
 vmm_new(const VmConfig *cfg, char *err)
 {
@@ -459,17 +562,25 @@ vmm_new(const VmConfig *cfg, char *err)
 	size_t i;
 	int r, n;
 
-	if (cfg->ncpus < 1 || cfg->ncpus > 254) {
-		seterr(err, "%d vCPUs: husk supports 1 to 254", cfg->ncpus);
+	if (cfg->ncpus < 1 || cfg->ncpus > (int)MAXCPUS) {
+		seterr(err, "%d vCPUs: husk supports 1 to %d", cfg->ncpus,
+		    (int)MAXCPUS);
 		return NULL;
 	}
-	if (cfg->memmib < 16 || cfg->memmib << 20 > MAXMEM) {
-		seterr(err, "%llu MiB of guest memory: husk supports 16 to %llu MiB",
-		    (unsigned long long)cfg->memmib, MAXMEM >> 20);
+	if (cfg->memmib < MINMEM >> 20 || cfg->memmib > MAXMEM >> 20) {
+		seterr(err, "%llu MiB of guest memory: husk supports %llu to %llu "
+		    "MiB (RAM stays below the devices at 0x%x)",
+		    (unsigned long long)cfg->memmib, MINMEM >> 20, MAXMEM >> 20,
+		    MMIOBASE);
+		return NULL;
+	}
+	if (strlen(cfg->cmdline) >= CMDLINEMAX) {
+		seterr(err, "kernel command line: %zu bytes, the kernel takes %d",
+		    strlen(cfg->cmdline), CMDLINEMAX - 1);
 		return NULL;
 	}
 	vm = ecalloc(1, sizeof(*vm));
-	vm->cfg = cfg;
+	vm->cfg = *cfg;
 	vm->kvm = vm->fd = vm->exitfd = -1;
 	vm->mem.base = MAP_FAILED;
 	vm->ncpus = cfg->ncpus;
@@ -477,7 +588,9 @@ vmm_new(const VmConfig *cfg, char *err)
 	for (n = 0; n < vm->ncpus; n++)
 		vm->cpus[n].fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", cfg->cmdline);
 
+	/* KVM and what husk needs of it */
 	if ((vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) {
 		seterr(err, "/dev/kvm: %s (is the kvm module loaded? husk needs KVM)",
 		    strerror(errno));
@@ -490,17 +603,27 @@ vmm_new(const VmConfig *cfg, char *err)
 	}
 	for (i = 0; i < LEN(caps); i++) {
 		if (ioctl(vm->kvm, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
-			seterr(err, "/dev/kvm: this kernel's KVM lacks %s", caps[i].name);
+			seterr(err, "/dev/kvm: this kernel's KVM lacks %s; husk "
+			    "needs Linux 4.11 or later on x86-64", caps[i].name);
 			goto fail;
 		}
 	}
+	if (!(vm->cpuid = supportedcpuid(vm->kvm, err)))
+		goto fail;
+	vm->tscdeadline = ioctl(vm->kvm, KVM_CHECK_EXTENSION,
+	    KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+
+	/* the VM: the interrupt controllers and the timer live in the kernel */
 	if ((vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0)) < 0) {
 		seterr(err, "KVM_CREATE_VM:");
 		goto fail;
 	}
-	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)TSSADDR) < 0 ||
-	    ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)TSSADDR) < 0) {
 		seterr(err, "KVM_SET_TSS_ADDR:");
+		goto fail;
+	}
+	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+		seterr(err, "KVM_SET_IDENTITY_MAP_ADDR:");
 		goto fail;
 	}
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
@@ -514,6 +637,11 @@ vmm_new(const VmConfig *cfg, char *err)
 		goto fail;
 	}
 
+	/*
+	 * Guest RAM: one slot from 0, touched pages only. No KSM
+	 * (MADV_MERGEABLE): pages shared between sandboxes of different
+	 * tenants leak through copy-on-write timing.
+	 */
 	vm->mem.size = cfg->memmib << 20;
 	vm->mem.base = mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -522,7 +650,6 @@ vmm_new(const VmConfig *cfg, char *err)
 		    (unsigned long long)cfg->memmib);
 		goto fail;
 	}
-	madvise(vm->mem.base, vm->mem.size, MADV_MERGEABLE);
 	memset(&region, 0, sizeof(region));
 	region.memory_size = vm->mem.size;
 	region.userspace_addr = (uintptr_t)vm->mem.base;
@@ -533,6 +660,7 @@ vmm_new(const VmConfig *cfg, char *err)
 	if (loadkernel(vm, cfg->kernel, err) < 0)
 		goto fail;
 
+	/* the vCPUs, each with its shared kvm_run page */
 	if ((r = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0)) < (int)sizeof(struct kvm_run)) {
 		seterr(err, "KVM_GET_VCPU_MMAP_SIZE:");
 		goto fail;
@@ -559,11 +687,9 @@ vmm_new(const VmConfig *cfg, char *err)
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick;	/* no SA_RESTART: KVM_RUN returns EINTR */
-	sigaction(SIGUSR1, &sa, NULL);
-	snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", cfg->cmdline);
-	if (strlen(cfg->cmdline) >= CMDLINEMAX) {
-		seterr(err, "kernel command line: %zu bytes, the kernel takes %d",
-		    strlen(cfg->cmdline), CMDLINEMAX - 1);
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0) {
+		seterr(err, "sigaction SIGUSR1:");
 		goto fail;
 	}
 	return vm;
@@ -586,6 +712,11 @@ vmm_add_device(Vm *vm, VirtioDev *d, char *err)
 	size_t n;
 	int q;
 
+	if (vm->started) {
+		seterr(err, "%s: devices are added before the VM starts",
+		    d->ops->name);
+		return -1;
+	}
 	if (vm->ndevs == MAXDEVS) {
 		seterr(err, "%s: no room for more than %d devices", d->ops->name,
 		    MAXDEVS);
@@ -593,35 +724,49 @@ vmm_add_device(Vm *vm, VirtioDev *d, char *err)
 	}
 	d->base = MMIOBASE + (uint64_t)vm->ndevs * MMIOSIZE;
 	d->gsi = MMIOGSI + vm->ndevs;
+	n = strlen(vm->cmdline);
+	if ((size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
+	    " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)d->base,
+	    d->gsi) >= sizeof(vm->cmdline) - n) {
+		vm->cmdline[n] = '\0';
+		seterr(err, "%s: the kernel command line would pass %d bytes",
+		    d->ops->name, CMDLINEMAX - 1);
+		return -1;
+	}
 	memset(&irqfd, 0, sizeof(irqfd));
 	irqfd.fd = d->irqfd;
 	irqfd.gsi = d->gsi;
 	if (ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0) {
 		seterr(err, "%s: KVM_IRQFD:", d->ops->name);
-		return -1;
+		goto fail;
 	}
+	/* a write of queue q's index to QueueNotify signals its kickfd in the kernel */
+	memset(&io, 0, sizeof(io));
+	io.addr = d->base + 0x50;
+	io.len = 4;
+	io.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
 	for (q = 0; q < d->ops->nqueues; q++) {
-		memset(&io, 0, sizeof(io));
 		io.datamatch = q;
-		io.addr = d->base + 0x50;	/* QueueNotify */
-		io.len = 4;
 		io.fd = d->vq[q].kickfd;
-		io.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
 		if (ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0) {
 			seterr(err, "%s: KVM_IOEVENTFD:", d->ops->name);
-			return -1;
+			goto undo;
 		}
-	}
-	n = strlen(vm->cmdline);
-	if ((size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
-	    " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)d->base,
-	    d->gsi) >= sizeof(vm->cmdline) - n) {
-		seterr(err, "kernel command line too long with device %s",
-		    d->ops->name);
-		return -1;
 	}
 	vm->devs[vm->ndevs++] = d;
 	return 0;
+undo:
+	io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	while (q-- > 0) {
+		io.datamatch = q;
+		io.fd = d->vq[q].kickfd;
+		ioctl(vm->fd, KVM_IOEVENTFD, &io);
+	}
+	irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	ioctl(vm->fd, KVM_IRQFD, &irqfd);
+fail:
+	vm->cmdline[n] = '\0';
+	return -1;
 }
 
 static void
@@ -644,102 +789,120 @@ checksum(const uint8_t *p, size_t n)
 	return -s;
 }
 
-/* Intel MultiProcessor Specification 1.4 tables: how the kernel finds the vCPUs */
-static int
-mptable(Vm *vm, char *err)
+static void
+put32(uint8_t *p, uint32_t v)
 {
-	uint8_t *base = vm->mem.base + EBDAADDR, *p, *cfg;
-	uint32_t cpuid;
-	uint16_t len, n = 0;
-	int i, ioapic = vm->ncpus;
+	memcpy(p, &v, 4);
+}
 
-	if (16 + 44 + vm->ncpus * 20 + 8 + 8 + NGSI * 8 + 2 * 8 > EBDAEND - EBDAADDR) {
-		seterr(err, "MP table: too many vCPUs");
-		return -1;
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+/*
+ * The Intel MultiProcessor Specification 1.4 tables, how a kernel
+ * without ACPI finds the vCPUs and the IOAPIC: a floating pointer in the
+ * last KiB of base memory, then the configuration table with one entry
+ * per vCPU, the ISA bus, the IOAPIC, an interrupt entry per IOAPIC pin
+ * (ISA IRQ n on pin n, as KVM's default routing has it; the virtio-mmio
+ * GSIs above 15 ride along) and LINT0/LINT1 of every local APIC.
+ */
+static void
+mptable(Vm *vm)
+{
+	uint8_t *fp = vm->mem.base + EBDAADDR, *cfg = fp + 16, *p;
+	uint32_t sig = 0x600, feat = 0x201;	/* family 6; FPU, APIC */
+	uint16_t n = 0;
+	uint32_t i;
+	int ioapic = vm->ncpus;		/* the id after the vCPUs' */
+
+	for (i = 0; i < vm->cpuid->nent; i++) {
+		if (vm->cpuid->entries[i].function == 1) {
+			sig = vm->cpuid->entries[i].eax;
+			feat = vm->cpuid->entries[i].edx;
+		}
 	}
-	memset(base, 0, EBDAEND - EBDAADDR);
-	/* floating pointer */
-	memcpy(base, "_MP_", 4);
-	cpuid = EBDAADDR + 16;
-	memcpy(base + 4, &cpuid, 4);
-	base[8] = 1;		/* length in 16-byte units */
-	base[9] = 4;		/* spec 1.4 */
-	base[10] = checksum(base, 16);
-	/* configuration table */
-	cfg = base + 16;
+	memset(fp, 0, EBDAEND - EBDAADDR);
+	memcpy(fp, "_MP_", 4);
+	put32(fp + 4, EBDAADDR + 16);	/* the configuration table */
+	fp[8] = 1;			/* length in 16-byte units */
+	fp[9] = 4;			/* spec 1.4; feature bytes 0: a table follows */
+	fp[10] = checksum(fp, 16);
+
 	memcpy(cfg, "PCMP", 4);
-	cfg[6] = 4;
-	memcpy(cfg + 8, "HUSK    ", 8);
-	memcpy(cfg + 16, "MICROVM     ", 12);
-	cpuid = LAPICADDR;
-	memcpy(cfg + 36, &cpuid, 4);
+	cfg[6] = 4;			/* spec 1.4 */
+	memcpy(cfg + 8, "HUSK    ", 8);	/* OEM id */
+	memcpy(cfg + 16, "MICROVM     ", 12);	/* product id */
+	put32(cfg + 36, LAPICADDR);
 	p = cfg + 44;
-	for (i = 0; i < vm->ncpus; i++, n++, p += 20) {
+	for (i = 0; i < (uint32_t)vm->ncpus; i++, n++, p += 20) {
 		p[0] = 0;		/* processor */
 		p[1] = i;		/* local APIC id */
-		p[2] = 0x14;		/* local APIC version */
+		p[2] = 0x14;		/* local APIC version (KVM's) */
 		p[3] = 1 | (i == 0 ? 2 : 0);	/* enabled, bootstrap */
-		cpuid = 0x600;		/* family 6 */
-		memcpy(p + 4, &cpuid, 4);
-		cpuid = 0x201;		/* FPU, APIC */
-		memcpy(p + 8, &cpuid, 4);
+		put32(p + 4, sig);
+		put32(p + 8, feat);
 	}
-	p[0] = 1;			/* bus 0: ISA */
+	p[0] = 1;			/* bus 0 */
 	memcpy(p + 2, "ISA   ", 6);
 	p += 8, n++;
 	p[0] = 2;			/* the IOAPIC */
 	p[1] = ioapic;
-	p[2] = 0x11;
-	p[3] = 1;
-	cpuid = IOAPICADDR;
-	memcpy(p + 4, &cpuid, 4);
+	p[2] = 0x11;			/* version (KVM's) */
+	p[3] = 1;			/* enabled */
+	put32(p + 4, IOAPICADDR);
 	p += 8, n++;
 	for (i = 0; i < NGSI; i++, n++, p += 8) {
-		p[0] = 3;		/* I/O interrupt: ISA IRQ i to pin i */
-		p[1] = 0;		/* INT */
-		p[4] = 0;		/* bus */
-		p[5] = i;
-		p[6] = ioapic;
-		p[7] = i;
+		p[0] = 3;		/* I/O interrupt */
+		p[1] = 0;		/* vectored (INT) */
+		put16(p + 2, 0);	/* polarity and trigger as the bus has them */
+		p[4] = 0;		/* from bus 0, */
+		p[5] = i;		/* IRQ i, */
+		p[6] = ioapic;		/* to the IOAPIC's */
+		p[7] = i;		/* pin i */
 	}
 	for (i = 0; i < 2; i++, n++, p += 8) {
 		p[0] = 4;		/* local interrupt */
-		p[1] = i == 0 ? 3 : 1;	/* LINT0 ExtINT, LINT1 NMI */
+		p[1] = i == 0 ? 3 : 1;	/* LINT0 ExtINT (the PIC), LINT1 NMI */
+		p[4] = 0;
+		p[5] = 0;
 		p[6] = 0xff;		/* every local APIC */
 		p[7] = i;
 	}
-	len = p - cfg;
-	memcpy(cfg + 4, &len, 2);
-	memcpy(cfg + 34, &n, 2);
+	put16(cfg + 4, p - cfg);	/* base table length */
+	put16(cfg + 34, n);		/* entry count */
 	cfg[7] = checksum(cfg, p - cfg);
-	return 0;
 }
 
+/*
+ * KVM's CPUID with this vCPU's APIC id, the hypervisor bit and KVM's
+ * paravirtual leaves (0x40000000: kvm-clock, PV EOI...) kept. The
+ * TSC-deadline timer is emulated by the in-kernel local APIC but left
+ * out of what KVM reports: offered, it spares the guest the calibration
+ * of its APIC timer against the PIT (100 ms of boot).
+ */
 static int
 setupcpuid(Vm *vm, Vcpu *c, char *err)
 {
 	struct kvm_cpuid2 *cpuid;
 	struct kvm_cpuid_entry2 *e;
-	int n = 64, i;
+	size_t sz;
+	uint32_t i;
+	int r;
 
-	for (;;) {
-		cpuid = ecalloc(1, sizeof(*cpuid) + n * sizeof(*e));
-		cpuid->nent = n;
-		if (ioctlr(vm->kvm, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			break;
-		free(cpuid);
-		if (errno != E2BIG || n > 4096) {
-			seterr(err, "KVM_GET_SUPPORTED_CPUID:");
-			return -1;
-		}
-		n *= 2;
-	}
-	for (i = 0; i < (int)cpuid->nent; i++) {
+	sz = sizeof(*cpuid) + vm->cpuid->nent * sizeof(*e);
+	cpuid = emalloc(sz);
+	memcpy(cpuid, vm->cpuid, sz);
+	for (i = 0; i < cpuid->nent; i++) {
 		e = &cpuid->entries[i];
 		switch (e->function) {
 		case 1:
 			e->ebx = (e->ebx & 0x00ffffff) | (uint32_t)c->id << 24;
 			e->ecx |= 1u << 31;	/* running on a hypervisor */
+			if (vm->tscdeadline)
+				e->ecx |= 1u << 24;
 			break;
 		case 0xb:
 		case 0x1f:
@@ -747,13 +910,10 @@ setupcpuid(Vm *vm, Vcpu *c, char *err)
 			break;
 		}
 	}
-	if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0) {
+	if ((r = ioctl(c->fd, KVM_SET_CPUID2, cpuid)) < 0)
 		seterr(err, "vCPU %d: KVM_SET_CPUID2:", c->id);
-		free(cpuid);
-		return -1;
-	}
 	free(cpuid);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 static int
@@ -776,16 +936,17 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 		{ 0x1a0,      1 },		/* MISC_ENABLE: fast strings */
 		{ 0x2ff,      1 << 11 | 6 },	/* MTRRdefType: enabled, write-back */
 	};
-	struct {
+	union {			/* kvm_msrs ends in a flexible array */
 		struct kvm_msrs h;
-		struct kvm_msr_entry e[LEN(msrs)];
+		uint8_t b[sizeof(struct kvm_msrs) + LEN(msrs) *
+		    sizeof(struct kvm_msr_entry)];
 	} m;
 	struct kvm_lapic_state lapic;
 	struct kvm_fpu fpu;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct kvm_segment code, data, tss;
-	uint32_t *lvt;
+	uint32_t lvt;
 	size_t i;
 
 	if (setupcpuid(vm, c, err) < 0)
@@ -793,8 +954,8 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 	memset(&m, 0, sizeof(m));
 	m.h.nmsrs = LEN(msrs);
 	for (i = 0; i < LEN(msrs); i++) {
-		m.e[i].index = msrs[i].index;
-		m.e[i].data = msrs[i].data;
+		m.h.entries[i].index = msrs[i].index;
+		m.h.entries[i].data = msrs[i].data;
 	}
 	if (ioctl(c->fd, KVM_SET_MSRS, &m) != (int)LEN(msrs)) {
 		seterr(err, "vCPU %d: KVM_SET_MSRS:", c->id);
@@ -807,15 +968,17 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 		seterr(err, "vCPU %d: KVM_SET_FPU:", c->id);
 		return -1;
 	}
-	/* LINT0 delivers the PIC's ExtINT, LINT1 NMIs */
+	/* LINT0 delivers the PIC's ExtINT, LINT1 NMIs: delivery mode, bits 8-10 */
 	if (ioctlr(c->fd, KVM_GET_LAPIC, &lapic) < 0) {
 		seterr(err, "vCPU %d: KVM_GET_LAPIC:", c->id);
 		return -1;
 	}
-	lvt = (uint32_t *)(lapic.regs + 0x350);
-	*lvt = (*lvt & ~0x700u) | 7 << 8;
-	lvt = (uint32_t *)(lapic.regs + 0x360);
-	*lvt = (*lvt & ~0x700u) | 4 << 8;
+	memcpy(&lvt, lapic.regs + 0x350, 4);
+	lvt = (lvt & ~0x700u) | 7 << 8;
+	memcpy(lapic.regs + 0x350, &lvt, 4);
+	memcpy(&lvt, lapic.regs + 0x360, 4);
+	lvt = (lvt & ~0x700u) | 4 << 8;
+	memcpy(lapic.regs + 0x360, &lvt, 4);
 	if (ioctl(c->fd, KVM_SET_LAPIC, &lapic) < 0) {
 		seterr(err, "vCPU %d: KVM_SET_LAPIC:", c->id);
 		return -1;
@@ -823,7 +986,7 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 	if (c->id != 0)
 		return 0;	/* the APs wait for the kernel's INIT and SIPI */
 
-	/* the bootstrap vCPU enters startup_64 in long mode */
+	/* the bootstrap vCPU enters startup_64 in long mode, flat segments from the GDT */
 	if (ioctlr(c->fd, KVM_GET_SREGS, &sregs) < 0) {
 		seterr(err, "KVM_GET_SREGS:");
 		return -1;
@@ -831,26 +994,26 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 	memset(&code, 0, sizeof(code));
 	code.limit = 0xfffff;
 	code.selector = 0x8;
-	code.type = 0xb;
+	code.type = 0xb;	/* execute/read, accessed */
 	code.present = 1;
 	code.s = 1;
 	code.l = 1;
 	code.g = 1;
 	data = code;
 	data.selector = 0x10;
-	data.type = 0x3;
+	data.type = 0x3;	/* read/write, accessed */
 	data.l = 0;
 	data.db = 1;
 	tss = code;
 	tss.selector = 0x18;
-	tss.s = 0;
+	tss.s = 0;		/* system: busy 64-bit TSS */
 	tss.l = 0;
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.tr = tss;
 	sregs.gdt.base = GDTADDR;
 	sregs.gdt.limit = 4 * 8 - 1;
-	sregs.idt.base = IDTADDR;
+	sregs.idt.base = IDTADDR;	/* empty: any fault before the kernel's own IDT ends the VM */
 	sregs.idt.limit = 7;
 	sregs.cr3 = PML4ADDR;
 	sregs.cr4 = 0x20;			/* PAE */
@@ -864,7 +1027,7 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 	regs.rflags = 2;
 	regs.rip = vm->entry;
 	regs.rsp = regs.rbp = BOOTSTACK;
-	regs.rsi = ZEROPAGE;
+	regs.rsi = ZEROPAGE;	/* the 64-bit boot protocol: boot_params in rsi */
 	if (ioctl(c->fd, KVM_SET_REGS, &regs) < 0) {
 		seterr(err, "KVM_SET_REGS:");
 		return -1;
@@ -872,19 +1035,24 @@ setupcpu(Vm *vm, Vcpu *c, char *err)
 	return 0;
 }
 
-/* the low memory the boot protocol needs: tables, zero page, command line, initramfs */
+/*
+ * What the 64-bit boot protocol needs in low memory: a GDT, identity
+ * page tables for the first 4 GiB (2 MiB pages), the command line, the
+ * initramfs (page-aligned, as high as RAM and initrd_addr_max allow),
+ * the zero page with its e820 map, and the MP table.
+ */
 static int
 bootmem(Vm *vm, char *err)
 {
 	static const uint64_t gdt[] = {
 		0,
-		0x00af9b000000ffffull,	/* code: 64-bit, present, execute/read */
-		0x00cf93000000ffffull,	/* data: present, read/write */
-		0x008f8b000000ffffull,	/* TSS */
+		0x00af9b000000ffffull,	/* 0x08 code: 64-bit, present, execute/read */
+		0x00cf93000000ffffull,	/* 0x10 data: present, read/write */
+		0x008f8b000000ffffull,	/* 0x18 TSS */
 	};
 	struct boot_params *bp;
-	uint64_t *pml4, *pdpt, *pd, initrd = 0;
-	size_t n;
+	uint64_t *pml4, *pdpt, *pd, initrd = 0, top;
+	size_t len = vm->cfg.initrdlen;
 	int i;
 
 	memcpy(vm->mem.base + GDTADDR, gdt, sizeof(gdt));
@@ -894,70 +1062,79 @@ bootmem(Vm *vm, char *err)
 	pd = (uint64_t *)(vm->mem.base + PDADDR);
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
-	pml4[0] = PDPTADDR | 3;
+	pml4[0] = PDPTADDR | 3;		/* present, writable */
 	for (i = 0; i < 4; i++)
 		pdpt[i] = (PDADDR + i * 4096) | 3;
 	for (i = 0; i < 4 * 512; i++)
 		pd[i] = (uint64_t)i << 21 | 0x83;	/* 2 MiB, present, writable */
 
-	n = strlen(vm->cmdline) + 1;
-	memcpy(vm->mem.base + CMDLINEADDR, vm->cmdline, n);
+	memcpy(vm->mem.base + CMDLINEADDR, vm->cmdline, strlen(vm->cmdline) + 1);
 
-	if (vm->cfg->initrdlen) {
-		initrd = (vm->mem.size - vm->cfg->initrdlen) & ~0xfffull;
-		if (vm->cfg->initrdlen > vm->mem.size || initrd < vm->kernelend) {
-			seterr(err, "initramfs (%zu bytes) does not fit in guest "
-			    "memory above the kernel", vm->cfg->initrdlen);
+	if (len) {
+		top = MIN(vm->mem.size, INITRDMAX + 1ull);
+		if (len > top || (initrd = (top - len) & ~0xfffull) < vm->kernelend) {
+			seterr(err, "initramfs (%zu bytes) does not fit in %llu MiB "
+			    "of guest memory above the kernel", len,
+			    (unsigned long long)(vm->mem.size >> 20));
 			return -1;
 		}
-		memcpy(vm->mem.base + initrd, vm->cfg->initrd, vm->cfg->initrdlen);
+		memcpy(vm->mem.base + initrd, vm->cfg.initrd, len);
 	}
 
 	bp = (struct boot_params *)(vm->mem.base + ZEROPAGE);
 	memset(bp, 0, sizeof(*bp));
-	bp->hdr.type_of_loader = 0xff;
+	bp->hdr.type_of_loader = 0xff;	/* undefined loader */
 	bp->hdr.boot_flag = 0xaa55;
 	bp->hdr.header = 0x53726448;	/* "HdrS" */
 	bp->hdr.version = 0x020c;
-	bp->hdr.loadflags = LOADED_HIGH;
+	bp->hdr.loadflags = LOADED_HIGH;	/* KEEP_SEGMENTS is for 32-bit entry */
 	bp->hdr.kernel_alignment = 0x1000000;
 	bp->hdr.cmd_line_ptr = CMDLINEADDR;
-	bp->hdr.cmdline_size = n - 1;
+	bp->hdr.cmdline_size = CMDLINEMAX - 1;
 	bp->hdr.ramdisk_image = initrd;
-	bp->hdr.ramdisk_size = vm->cfg->initrdlen;
-	e820(bp, 0, EBDAADDR, 1);
-	e820(bp, EBDAADDR, HIMEM - EBDAADDR, 2);
-	e820(bp, HIMEM, vm->mem.size - HIMEM, 1);
-	return mptable(vm, err);
+	bp->hdr.ramdisk_size = len;
+	e820(bp, 0, EBDAADDR, E820RAM);
+	e820(bp, EBDAADDR, HIMEM - EBDAADDR, E820RESERVED);
+	e820(bp, HIMEM, vm->mem.size - HIMEM, E820RAM);
+	mptable(vm);
+	return 0;
 }
 
 int
 vmm_start(Vm *vm, char *err)
 {
 	sigset_t set, old;
-	int i, r;
+	int i, r = 0;
 
+	if (vm->started) {
+		seterr(err, "the VM was started already");
+		return -1;
+	}
+	vm->started = 1;
 	if (bootmem(vm, err) < 0)
 		return -1;
 	for (i = 0; i < vm->ncpus; i++)
 		if (setupcpu(vm, &vm->cpus[i], err) < 0)
 			return -1;
-	/* vCPU threads take only SIGUSR1, the kick */
+	/* vCPU threads take only SIGUSR1, the kick; stopvm sees each thread once it exists */
 	sigfillset(&set);
 	sigdelset(&set, SIGUSR1);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
+	pthread_mutex_lock(&vm->lock);
 	for (i = 0; i < vm->ncpus; i++) {
 		if ((r = pthread_create(&vm->cpus[i].thread, NULL, vcpuloop,
-		    &vm->cpus[i]))) {
-			errno = r;
-			seterr(err, "vCPU %d thread:", i);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			stopvm(vm, VM_ERROR, "could not start vCPU %d", i);
-			return -1;
-		}
+		    &vm->cpus[i])))
+			break;
 		vm->cpus[i].started = 1;
 	}
+	pthread_mutex_unlock(&vm->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (i < vm->ncpus) {
+		errno = r;
+		seterr(err, "vCPU %d thread:", i);
+		stopvm(vm, VM_ERROR, "could not start vCPU %d", i);
+		return -1;
+	}
 	return 0;
 }
 
@@ -974,7 +1151,7 @@ vmm_state(Vm *vm, char *why, size_t n)
 
 	pthread_mutex_lock(&vm->lock);
 	st = vm->stopping ? vm->state : VM_RUNNING;
-	if (why)
+	if (why && n)
 		snprintf(why, n, "%s", st == VM_RUNNING ? "running" : vm->why);
 	pthread_mutex_unlock(&vm->lock);
 	return st;
@@ -1005,6 +1182,7 @@ vmm_free(Vm *vm)
 	if (vm->kvm >= 0)
 		close(vm->kvm);
 	pthread_mutex_destroy(&vm->lock);
+	free(vm->cpuid);
 	free(vm->cpus);
 	free(vm);
 }
