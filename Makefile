@@ -39,15 +39,15 @@ husk: $(OBJ)
 
 test/proto_test: test/proto_test.c
 test/ttrpc_test: test/ttrpc_test.c
-test/virtio_test: test/virtio_test.c
-test/vsock_test: test/vsock_test.c
+test/virtio_test: test/virtio_test.c test/guest.h
+test/vsock_test: test/vsock_test.c test/guest.h
 $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
 test/proto_test-san: test/proto_test.c
 test/ttrpc_test-san: test/ttrpc_test.c
-test/virtio_test-san: test/virtio_test.c
-test/vsock_test-san: test/vsock_test.c
+test/virtio_test-san: test/virtio_test.c test/guest.h
+test/vsock_test-san: test/vsock_test.c test/guest.h
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 

@@ -6,7 +6,9 @@
  *
  * Register accesses come from vCPU threads; queue kicks arrive on
  * ioeventfds in the epoll loop. Both take d->lock, and the device's ops
- * run with it held.
+ * run with it held: notify on the loop thread, cfgread, cfgwrite,
+ * activate and reset on a vCPU thread, so those must not touch the loop
+ * (a device defers such work until its next notify).
  *
  * The guest is hostile. Ring addresses are checked when a queue is made
  * ready; every descriptor index, address and length is checked in vq_pop,
@@ -38,6 +40,7 @@ enum {	/* status bits */
 	SNEEDSRESET = 0x40, SFAILED = 0x80
 };
 enum { DNEXT = 1, DWRITE = 2, DINDIRECT = 4 };	/* descriptor flags */
+#define WINDOW		0x1000		/* bytes of MMIO space per device */
 #define FVERSION1	(1ull << 32)
 #define MAGIC		0x74726976	/* "virt" */
 #define VENDOR		0x6b737568	/* "husk" */
@@ -61,9 +64,8 @@ kicked(Watch *w, uint32_t ev)
 int
 virtio_init(VirtioDev *d, const VirtioOps *ops, void *priv, const GuestMem *gm)
 {
-	int i;
-
 	pthread_mutexattr_t ma;
+	int i;
 
 	memset(d, 0, sizeof(*d));
 	d->ops = ops;
@@ -200,6 +202,8 @@ setstatus(VirtioDev *d, uint32_t v)
 	if ((v & SFEATURESOK) && !(old & SFEATURESOK) &&
 	    ((d->drvfeatures & ~devfeatures(d)) || !(d->drvfeatures & FVERSION1)))
 		v &= ~SFEATURESOK;	/* refused: the driver reads it back */
+	if ((v & SDRIVEROK) && !(v & SFEATURESOK))
+		v &= ~SDRIVEROK;	/* no live queues before negotiation */
 	d->status = v | (old & SNEEDSRESET);
 	if ((v & SDRIVEROK) && !(old & SDRIVEROK) && d->ops->activate)
 		d->ops->activate(d);
@@ -280,7 +284,11 @@ virtio_mmio(VirtioDev *d, uint64_t off, void *data, uint32_t len, int write)
 	uint32_t v;
 
 	pthread_mutex_lock(&d->lock);
-	if (off >= RCONFIG) {
+	if (off >= WINDOW || (off >= RCONFIG && len != 1 && len != 2 &&
+	    len != 4 && len != 8)) {
+		if (!write)
+			memset(data, 0xff, len);	/* nothing there */
+	} else if (off >= RCONFIG) {
 		if (write && d->ops->cfgwrite)
 			d->ops->cfgwrite(d, off - RCONFIG, data, len);
 		else if (!write && d->ops->cfgread)

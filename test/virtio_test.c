@@ -92,11 +92,23 @@ registers(void)
 	/* registers are 32-bit only */
 	virtio_mmio(&dev, 0x000, &h, 2, 0);
 	CHECK(h == 0xffff);
+	CHECK(gr(&g, 0x002) == 0xffffffff);	/* misaligned */
+	/* config accesses are 1, 2, 4 or 8 bytes, inside the 4 KiB window */
+	memset(b, 0, sizeof(b));
+	virtio_mmio(&dev, 0x100, b, 3, 0);
+	CHECK(b[0] == 0xff && b[2] == 0xff);
+	virtio_mmio(&dev, 0x1100, b, 4, 0);
+	CHECK(b[0] == 0xff && b[3] == 0xff);
+	virtio_mmio(&dev, 0x100000100ull, b, 4, 0);
+	CHECK(b[0] == 0xff);
+	virtio_mmio(&dev, 0xffc, b, 2, 0);
+	CHECK(b[0] == (uint8_t)(0xa0 + 0xefc));	/* the device got off 0xefc */
 }
 
 static void
 negotiation(void)
 {
+	memset(&seen, 0, sizeof(seen));
 	gw(&g, 0x070, 0);
 	gw(&g, 0x070, 3);
 	gw(&g, 0x024, 1);
@@ -111,8 +123,16 @@ negotiation(void)
 	CHECK(!(gr(&g, 0x070) & 8));
 	gw(&g, 0x024, 0);
 	gw(&g, 0x020, 1u << 3);
+	gw(&g, 0x070, 3 | 4);		/* DRIVER_OK before FEATURES_OK */
+	CHECK(!(gr(&g, 0x070) & 4) && seen.nactive == 0);
 	gw(&g, 0x070, 3 | 8);
 	CHECK(gr(&g, 0x070) & 8);
+	/* features are fixed once FEATURES_OK is set */
+	gw(&g, 0x024, 0);
+	gw(&g, 0x020, 0);
+	CHECK(dev.drvfeatures == (1ull << 32 | 1ull << 3));
+	gw(&g, 0x070, 3 | 8 | 4);
+	CHECK((gr(&g, 0x070) & 4) && seen.nactive == 1);
 	CHECK(gstart(&g, 1) == 0 && seen.nactive >= 1);
 }
 
@@ -197,6 +217,7 @@ goodchain(void)
 static void
 hostile(void)
 {
+	uint32_t id, len;
 	uint16_t i, idx;
 
 	fresh();			/* head out of range */
@@ -234,6 +255,48 @@ hostile(void)
 	gkick(&g, 0);
 	CHECK(isbroken());
 
+	fresh();			/* exactly VQ_MAXSEG is fine, one more is not */
+	gw(&g, 0x070, 0);
+	gw(&g, 0x070, 3);
+	gw(&g, 0x024, 1);
+	gw(&g, 0x020, 1);
+	gw(&g, 0x070, 11);
+	gsetq(&g, 0, 256);
+	gw(&g, 0x070, 15);
+	for (i = 0; i < VQ_MAXSEG - 1; i++)
+		gdesc(&g, 0, i, BUFS + i, 1, 1, i + 1);
+	gdesc(&g, 0, VQ_MAXSEG - 1, BUFS, 1, 0, 0);
+	gpublish(&g, 0, 0);
+	for (i = VQ_MAXSEG; i < 2 * VQ_MAXSEG; i++)
+		gdesc(&g, 0, i, BUFS, 1, 1, i + 1);
+	gdesc(&g, 0, 2 * VQ_MAXSEG, BUFS, 1, 0, 0);
+	gpublish(&g, 0, VQ_MAXSEG);
+	gkick(&g, 0);
+	CHECK(seen.pops == 1 && seen.last.nout == VQ_MAXSEG &&
+	    seen.last.outlen == VQ_MAXSEG);
+	CHECK(seen.last.iov[VQ_MAXSEG - 2].iov_base == g.gm.base + BUFS + VQ_MAXSEG - 2);
+	CHECK(isbroken());
+
+	fresh();			/* a loop on a small queue: capped at its size */
+	gw(&g, 0x070, 0);
+	gw(&g, 0x070, 3);
+	gw(&g, 0x024, 1);
+	gw(&g, 0x020, 1);
+	gw(&g, 0x070, 11);
+	gsetq(&g, 0, 4);
+	gw(&g, 0x070, 15);
+	gdesc(&g, 0, 0, BUFS, 8, 1, 1);
+	gdesc(&g, 0, 1, BUFS, 8, 1, 2);
+	gdesc(&g, 0, 2, BUFS, 8, 1, 3);
+	gdesc(&g, 0, 3, BUFS, 8, 0, 0);
+	gpublish(&g, 0, 0);		/* four: the whole table, fine */
+	gkick(&g, 0);
+	CHECK(seen.pops == 1 && seen.last.nout == 4 && seen.broken == 0);
+	gdesc(&g, 0, 3, BUFS, 8, 1, 1);	/* now 0 1 2 3 1 ... */
+	gpublish(&g, 0, 0);
+	gkick(&g, 0);
+	CHECK(seen.pops == 1 && isbroken());
+
 	fresh();			/* address + length wraps past 2^64 */
 	gdesc(&g, 0, 0, UINT64_MAX - 15, 32, 0, 0);
 	gpublish(&g, 0, 0);
@@ -264,6 +327,14 @@ hostile(void)
 	gpublish(&g, 0, 0);
 	gkick(&g, 0);
 	CHECK(isbroken());
+
+	fresh();			/* an indirect one in the middle of a chain */
+	gdesc(&g, 0, 0, BUFS, 8, 1, 1);
+	gdesc(&g, 0, 1, BUFS + 0x100, 32, 4 | 2, 0);
+	gpublish(&g, 0, 0);
+	gkick(&g, 0);
+	CHECK(isbroken() && seen.pops == 0);
+	CHECK(gused(&g, 0, &id, &len) == 0);	/* nothing used */
 
 	fresh();			/* avail index runs ahead of the ring */
 	gdesc(&g, 0, 0, BUFS, 8, 0, 0);

@@ -6,10 +6,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <linux/virtio_vsock.h>
 
 #include "../husk.h"
 #include "t.h"
@@ -17,10 +17,67 @@
 
 #define CID	3
 #define RXSZ	4096
+#define HSZ	44	/* struct virtio_vsock_hdr on the wire */
 enum { RXQ, TXQ };
 enum { REQUEST = 1, RESPONSE, RST, SHUTDOWN, RW, CREDIT_UPDATE, CREDIT_REQUEST };
 
-typedef struct virtio_vsock_hdr Hdr;
+/* the header as the spec lays it out: packed, little endian */
+typedef struct {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} Hdr;
+
+static void
+le(uint8_t *p, uint64_t v, int n)
+{
+	while (n--) {
+		*p++ = v & 0xff;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+unle(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+enc(const Hdr *h, uint8_t *b)
+{
+	le(b, h->src_cid, 8);
+	le(b + 8, h->dst_cid, 8);
+	le(b + 16, h->src_port, 4);
+	le(b + 20, h->dst_port, 4);
+	le(b + 24, h->len, 4);
+	le(b + 28, h->type, 2);
+	le(b + 30, h->op, 2);
+	le(b + 32, h->flags, 4);
+	le(b + 36, h->buf_alloc, 4);
+	le(b + 40, h->fwd_cnt, 4);
+}
+
+static void
+dec(const uint8_t *b, Hdr *h)
+{
+	h->src_cid = unle(b, 8);
+	h->dst_cid = unle(b + 8, 8);
+	h->src_port = unle(b + 16, 4);
+	h->dst_port = unle(b + 20, 4);
+	h->len = unle(b + 24, 4);
+	h->type = unle(b + 28, 2);
+	h->op = unle(b + 30, 2);
+	h->flags = unle(b + 32, 4);
+	h->buf_alloc = unle(b + 36, 4);
+	h->fwd_cnt = unle(b + 40, 4);
+}
 
 static Guest g;
 static Vsock *vs;
@@ -48,12 +105,12 @@ mkhdr(uint32_t sport, uint32_t dport, int op, uint32_t len, uint32_t alloc,
 static void
 gsend(const Hdr *h, const void *payload, size_t n)
 {
-	uint8_t *b = malloc(sizeof(*h) + n);
+	uint8_t *b = malloc(HSZ + n);
 
-	memcpy(b, h, sizeof(*h));
+	enc(h, b);
 	if (n)
-		memcpy(b + sizeof(*h), payload, n);
-	gbuf(&g, TXQ, b, sizeof(*h) + n, 0);
+		memcpy(b + HSZ, payload, n);
+	gbuf(&g, TXQ, b, HSZ + n, 0);
 	free(b);
 	gkick(&g, TXQ);
 }
@@ -89,12 +146,14 @@ grecv(Hdr *h, void *payload, size_t max)
 
 	for (i = 0; i < 5; i++) {
 		if (gused(&g, RXQ, &id, &len) == 1) {
-			if (id >= QNUM || len < sizeof(*h) || len > RXSZ)
+			if (id >= QNUM || len < HSZ || len > RXSZ)
 				return -1;
-			memcpy(h, g.gm.base + rxaddr[id], sizeof(*h));
+			dec(g.gm.base + rxaddr[id], h);
+			if (len != HSZ + h->len)
+				return -1;	/* the used length covers header and payload */
 			if (payload)
-				memcpy(payload, g.gm.base + rxaddr[id] + sizeof(*h),
-				    MIN(len - sizeof(*h), max));
+				memcpy(payload, g.gm.base + rxaddr[id] + HSZ,
+				    MIN(len - HSZ, max));
 			rxpost(id);
 			return 1;
 		}
@@ -271,25 +330,33 @@ credit(void)
 static void
 overrun(void)
 {
-	static char chunk[60000];
-	uint32_t hport;
-	int fd, i, rst = 0;
+	static char chunk[65536];
+	int in[2], out[2], i, rst = 0, other = 0;
 	Hdr h;
 
 	fresh();
-	CHECK(connected(&fd, &hport, 65536) == 0);
-	/* the host never reads fd: the guest must stop at husk's credit */
-	for (i = 0; i < 12 && !rst; i++) {
-		h = mkhdr(1024, hport, RW, sizeof(chunk), 65536, 0);
+	/* nobody reads out: husk holds what the pipe cannot, up to its credit */
+	CHECK(pipe(in) == 0 && pipe(out) == 0);
+	fcntl(out[1], F_SETPIPE_SZ, 4096);
+	CHECK(vsock_expect(vs, 3200, in[0], out[1]) == 0);
+	h = mkhdr(43000, 3200, REQUEST, 0, 4096, 0);
+	gsend(&h, NULL, 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RESPONSE && h.buf_alloc == 256 * 1024);
+	for (i = 0; i < 4; i++) {	/* exactly buf_alloc: fine */
+		h = mkhdr(43000, 3200, RW, sizeof(chunk), 4096, 0);
 		gsend(&h, chunk, sizeof(chunk));
 		g.nextbuf = BUFS;
-		while (grecv(&h, NULL, 0) == 1)
-			if (h.op == RST)
-				rst = 1;
 	}
+	while (grecv(&h, NULL, 0) == 1)
+		other |= h.op != CREDIT_UPDATE;	/* the 4096 in the pipe gave none */
+	CHECK(!other);
+	h = mkhdr(43000, 3200, RW, 1, 4096, 0);	/* one byte too many */
+	gsend(&h, "!", 1);
+	while (grecv(&h, NULL, 0) == 1)
+		rst |= h.op == RST && h.src_port == 3200 && h.dst_port == 43000;
 	CHECK(rst);
-	CHECK(i > 4);			/* not before the credit was used */
-	close(fd);
+	close(in[1]);
+	close(out[0]);
 }
 
 static int acceptfd = -1;
@@ -327,6 +394,47 @@ listening(void)
 	gsend(&h, NULL, 0);
 	CHECK(readsome(acceptfd, buf, sizeof(buf)) == 0);
 	close(acceptfd);
+}
+
+static void
+eager(void *arg, int fd)
+{
+	(void)arg;
+	acceptfd = fd;
+	if (write(fd, "early", 5) != 5)
+		acceptfd = -2;
+}
+
+/* RESPONSE goes before any data, even with packets that make husk send */
+static void
+ordering(void)
+{
+	uint8_t b[HSZ];
+	uint64_t a;
+	Hdr h;
+
+	fresh();
+	acceptfd = -1;
+	CHECK(vsock_listen(vs, 2100, eager, NULL) == 0);
+	h = mkhdr(40100, 2100, REQUEST, 0, 4096, 0);
+	enc(&h, b);
+	a = galloc(&g, HSZ);
+	memcpy(g.gm.base + a, b, HSZ);
+	gdesc(&g, TXQ, 0, a, HSZ, 0, 0);
+	gpublish(&g, TXQ, 0);
+	h = mkhdr(40100, 2100, CREDIT_UPDATE, 0, 4096, 0);	/* same batch */
+	enc(&h, b);
+	a = galloc(&g, HSZ);
+	memcpy(g.gm.base + a, b, HSZ);
+	gdesc(&g, TXQ, 1, a, HSZ, 0, 0);
+	gpublish(&g, TXQ, 1);
+	g.nextdesc[TXQ] = 2;
+	gkick(&g, TXQ);
+	CHECK(acceptfd >= 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RESPONSE);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RW && h.len == 5);
+	if (acceptfd >= 0)
+		close(acceptfd);
 }
 
 static void
@@ -376,6 +484,213 @@ pipes(void)
 }
 
 static void
+layout(void)
+{
+	uint8_t cfg[8], *b;
+	uint32_t id, len, w;
+	int sv[2];
+	Hdr h;
+
+	fresh();
+	CHECK(gr(&g, 0x008) == 19);
+	gw(&g, 0x030, 2);
+	CHECK(gr(&g, 0x034) == 256);
+	gw(&g, 0x030, 3);
+	CHECK(gr(&g, 0x034) == 0);	/* three queues only */
+	memset(cfg, 0xee, sizeof(cfg));
+	virtio_mmio(g.d, 0x100, cfg, 8, 0);
+	CHECK(unle(cfg, 8) == CID);
+	virtio_mmio(g.d, 0x104, &w, 4, 0);
+	CHECK(w == 0);
+	memset(cfg, 0, sizeof(cfg));
+	virtio_mmio(g.d, 0x100, cfg, 8, 1);	/* read-only */
+	virtio_mmio(g.d, 0x100, &w, 4, 0);
+	CHECK(w == CID);
+	/* the bytes of a REQUEST, by the spec's offsets */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(vsock_connect(vs, 0x01020304, sv[0], sv[0], done, NULL) == 0);
+	loop_run(1);
+	CHECK(gused(&g, RXQ, &id, &len) == 1 && id < QNUM && len == HSZ);
+	if (id >= QNUM)
+		return;
+	b = g.gm.base + rxaddr[id];
+	CHECK(unle(b, 8) == 2 && unle(b + 8, 8) == CID);
+	CHECK(unle(b + 16, 4) >= 49152 && unle(b + 20, 4) == 0x01020304);
+	CHECK(unle(b + 24, 4) == 0 && unle(b + 28, 2) == 1 && unle(b + 30, 2) == REQUEST);
+	CHECK(unle(b + 32, 4) == 0 && unle(b + 36, 4) == 256 * 1024 && unle(b + 40, 4) == 0);
+	h = mkhdr(0x01020304, unle(b + 16, 4), RESPONSE, 0, 4096, 0);
+	rxpost(id);
+	gsend(&h, NULL, 0);
+	CHECK(write(sv[1], "xyz", 3) == 3);
+	loop_run(2);
+	CHECK(gused(&g, RXQ, &id, &len) == 1 && id < QNUM && len == HSZ + 3);
+	if (id >= QNUM)
+		return;
+	b = g.gm.base + rxaddr[id];
+	CHECK(unle(b + 24, 4) == 3 && unle(b + 28, 2) == 1 && unle(b + 30, 2) == RW);
+	CHECK(!memcmp(b + HSZ, "xyz", 3));
+	rxpost(id);
+	close(sv[1]);
+}
+
+static void
+ports(void)
+{
+	int a[2], b[2], reg;
+	uint32_t p1, p2;
+	Hdr h;
+
+	fresh();
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0);
+	CHECK(vsock_connect(vs, 1024, a[0], a[0], done, NULL) == 0);
+	CHECK(vsock_connect(vs, 1024, b[0], b[0], done, NULL) == 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == REQUEST);
+	p1 = h.src_port;
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == REQUEST);
+	p2 = h.src_port;
+	CHECK(p1 != p2 && p1 >= 49152 && p2 >= 49152);
+	/* a regular file cannot back a connection; the caller keeps it */
+	reg = open("/proc/self/exe", O_RDONLY);
+	errno = 0;
+	CHECK(vsock_connect(vs, 1024, reg, -1, done, NULL) == -1 && errno == EINVAL);
+	CHECK(fcntl(reg, F_GETFD) >= 0);
+	close(reg);
+	close(a[1]);
+	close(b[1]);
+}
+
+/* the guest sends more than wfd takes at once, then shuts down */
+static void
+backlog(void)
+{
+	enum { N = 200 * 1024, CHUNK = 4000 };
+	static uint8_t data[N], got[N + 1];
+	uint32_t lastfwd = 0, off;
+	int in[2], out[2], updates = 0, rst = 0;
+	size_t n = 0;
+	ssize_t r;
+	Hdr h;
+
+	fresh();
+	CHECK(pipe(in) == 0 && pipe(out) == 0);
+	fcntl(out[1], F_SETPIPE_SZ, 4096);
+	setnonblock(out[0], 1);
+	CHECK(vsock_expect(vs, 3100, in[0], out[1]) == 0);
+	h = mkhdr(42000, 3100, REQUEST, 0, 4096, 0);
+	gsend(&h, NULL, 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RESPONSE);
+	for (off = 0; off < N; off++)
+		data[off] = off * 7 + off / 251;
+	for (off = 0; off < N; off += CHUNK) {
+		h = mkhdr(42000, 3100, RW, MIN(CHUNK, N - off), 4096, 0);
+		gsend(&h, data + off, h.len);
+		while (grecv(&h, NULL, 0) == 1) {
+			if (h.op == CREDIT_UPDATE) {
+				updates++;
+				lastfwd = h.fwd_cnt;
+			}
+			rst |= h.op == RST;
+		}
+	}
+	CHECK(!rst);
+	g.nextbuf = BUFS;
+	h = mkhdr(42000, 3100, SHUTDOWN, 0, 4096, 0);
+	h.flags = 2;
+	gsend(&h, NULL, 0);
+	/* every byte, in order, and only then EOF */
+	while (n <= N && (r = readsome(out[0], got + n, N + 1 - n)) > 0) {
+		n += r;
+		while (grecv(&h, NULL, 0) == 1) {
+			if (h.op == CREDIT_UPDATE) {
+				updates++;
+				lastfwd = h.fwd_cnt;
+			}
+			rst |= h.op == RST;
+		}
+	}
+	CHECK(n == N && !memcmp(got, data, N));
+	CHECK(readsome(out[0], got, 1) == 0);
+	/* the guest heard of the room without asking */
+	CHECK(updates >= 2 && lastfwd >= N - 64 * 1024);
+	CHECK(!rst);
+	close(in[1]);
+	loop_run(2);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == SHUTDOWN && h.flags == 2);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RST && h.src_port == 3100);
+	close(out[0]);
+}
+
+static void *
+resetter(void *arg)
+{
+	(void)arg;
+	gw(&g, 0x070, 0);	/* as a vCPU thread would */
+	return NULL;
+}
+
+static void
+devreset(void)
+{
+	pthread_t t;
+	char buf[8];
+	uint32_t hport;
+	int fd, sv[2];
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 4096) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	setnonblock(sv[1], 1);
+	ndone = 0;
+	CHECK(vsock_connect(vs, 1024, sv[0], sv[0], done, NULL) == 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == REQUEST);
+	CHECK(pthread_create(&t, NULL, resetter, NULL) == 0);
+	pthread_join(t, NULL);
+	CHECK(gr(&g, 0x070) == 0);
+	loop_run(2);
+	/* both connections are gone, the pending one told so */
+	CHECK(readsome(fd, buf, sizeof(buf)) == 0);
+	CHECK(readsome(sv[1], buf, sizeof(buf)) == 0);
+	CHECK(ndone == 1 && lasterr == -1);
+	close(fd);
+	close(sv[1]);
+	/* the driver starts over and the device works */
+	fresh();
+	CHECK(connected(&fd, &hport, 4096) == 0);
+	close(fd);
+}
+
+static void
+scattered(void)
+{
+	uint8_t b[HSZ + 4];
+	uint32_t hport;
+	uint64_t a1, a2;
+	char buf[8];
+	int fd;
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 4096) == 0);
+	/* header split over two descriptors, payload in a third */
+	h = mkhdr(1024, hport, RW, 4, 4096, 0);
+	enc(&h, b);
+	memcpy(b + HSZ, "frag", 4);
+	a1 = galloc(&g, 20);
+	a2 = galloc(&g, HSZ - 20 + 4);
+	memcpy(g.gm.base + a1, b, 20);
+	memcpy(g.gm.base + a2, b + 20, HSZ - 20 + 4);
+	gdesc(&g, TXQ, 10, a1, 20, 1, 11);
+	gdesc(&g, TXQ, 11, a2, HSZ - 20, 1, 12);
+	gdesc(&g, TXQ, 12, a2 + HSZ - 20, 4, 0, 0);
+	gpublish(&g, TXQ, 10);
+	gkick(&g, TXQ);
+	CHECK(readsome(fd, buf, sizeof(buf)) == 4 && !memcmp(buf, "frag", 4));
+	close(fd);
+}
+
+static void
 malformed(void)
 {
 	uint8_t shortpkt[20];
@@ -394,6 +709,15 @@ malformed(void)
 	h.src_cid = 99;			/* not the guest's cid */
 	gsend(&h, "no", 2);
 	CHECK(readsome(fd, buf, sizeof(buf)) < 0);
+	h = mkhdr(1024, hport, RW, 2, 4096, 0);
+	h.dst_cid = 7;			/* not for the host */
+	gsend(&h, "no", 2);
+	CHECK(readsome(fd, buf, sizeof(buf)) < 0);
+	CHECK(grecv(&h, NULL, 0) == 0);
+	h = mkhdr(1024, hport + 1, RW, 2, 4096, 0);	/* no such connection */
+	gsend(&h, "no", 2);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RST && h.dst_port == 1024 &&
+	    h.src_port == hport + 1);
 	h = mkhdr(1024, hport, RW, 100, 4096, 0);	/* claims more than it carries */
 	gsend(&h, "short", 5);
 	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RST);
@@ -451,12 +775,18 @@ main(void)
 	if (!(vs = vsock_new(&g.gm, CID)))
 		return 2;
 	g.d = vsock_dev(vs);
+	RUN(layout);
 	RUN(hostconnect);
+	RUN(ports);
 	RUN(refused);
 	RUN(credit);
 	RUN(overrun);
 	RUN(listening);
+	RUN(ordering);
 	RUN(pipes);
+	RUN(backlog);
+	RUN(devreset);
+	RUN(scattered);
 	RUN(malformed);
 	RUN(norxbuffers);
 	gw(&g, 0x070, 0);
