@@ -263,6 +263,8 @@ timecb(Watch *w, uint32_t ev)
 	if (b->phase == SHUTTING)
 		warn("the guest did not power off within %u ms of the shutdown request",
 		    shutdown_timeout_ms);
+	else if (b->noagent)
+		warn("the guest did not stop within %lu ms of boot", b->timeoutms);
 	else
 		warn("the agent did not answer within %lu ms of boot "
 		    "(%d connection attempts)", b->timeoutms, b->tries);
@@ -390,10 +392,9 @@ cmdboot(int argc, char *argv[])
 	b.tsetup = nowns();
 	pb_free(&initrd);
 
-	if (!b.noagent) {
-		loop_timer(&b.timew, b.timeoutms * 1000000ull);
+	loop_timer(&b.timew, b.timeoutms * 1000000ull);
+	if (!b.noagent)
 		connect_(&b);
-	}
 	while (b.phase != DONE)
 		if (loop_run(-1) < 0)
 			die("epoll_wait:");
