@@ -94,7 +94,8 @@ pb_uint(Pb *pb, uint32_t field, uint64_t v)
 void
 pb_sint(Pb *pb, uint32_t field, int64_t v)
 {
-	pb_uint(pb, field, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+	/* zigzag: 0, -1, 1, -2... to 0, 1, 2, 3...; no shift of a negative */
+	pb_uint(pb, field, v < 0 ? ~((uint64_t)v << 1) : (uint64_t)v << 1);
 }
 
 void

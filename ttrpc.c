@@ -6,15 +6,22 @@
  * id, uint8 type, uint8 flags) and a body of at most 4 MiB. Type 1 is a
  * Request {service 1, method 2, payload 3, timeout_nano 4, metadata 5},
  * type 2 a Response {status 1 (google.rpc.Status {code 1, message 2}),
- * payload 2}. Clients use odd stream ids. A frame over the limit is read
- * and thrown away as it arrives, and a request so dropped is answered
- * with RESOURCE_EXHAUSTED; the connection lives on.
+ * payload 2}. Clients use odd stream ids that only grow; like
+ * containerd's server, an even or reused id is answered InvalidArgument
+ * on that id and the connection stays up. A frame over the limit is read
+ * and thrown away as it arrives, never buffered: a request so dropped is
+ * answered with RESOURCE_EXHAUSTED, a response so dropped fails its call
+ * with it. Data frames (streams) are skipped; husk has no streaming
+ * methods.
  *
  * One Ttrpc is one connection; it can serve a method table and make calls
- * at once. A server call (TtrpcCall) holds a reference on its connection,
- * so a handler may answer long after the peer left: the reply is dropped
- * and the memory released when the last reference goes. Memory is freed
- * through loop_defer, never inside a callback that may still use it.
+ * at once. Its owner holds one reference, dropped by ttrpc_close, which
+ * the owner calls exactly once, also after onclose. A server call
+ * (TtrpcCall) holds another, so a handler may answer long after the peer
+ * left: the reply is dropped and the memory released when the last
+ * reference goes, through loop_defer, never inside a callback that may
+ * still use it. Callbacks (done, onclose) run from the loop, except that
+ * ttrpc_close ends pending calls before it returns.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include "husk.h"
 
@@ -48,20 +54,153 @@ struct Ttrpc {
 	size_t nmethods;
 	void *arg;
 	void (*onclose)(Ttrpc *t, void *arg);
-	int refs, closed;
+	int refs;
+	int closed;		/* fd closed, calls ended */
+	int released;		/* the owner called ttrpc_close */
+	int broken;		/* a write failed: torn down from the loop */
 	/* input: the header being read, then the body or bytes to skip */
 	uint8_t hdr[HDRLEN];
 	size_t hdrn;
 	uint8_t *body;
 	size_t bodylen, bodyn, skip;
-	/* output */
+	/* output: bytes [outoff, outn) of out wait for the fd */
 	uint8_t *out;
 	size_t outn, outoff, outcap;
 	int wantout;
+	/* server: the last request's stream id */
+	uint32_t lastid;
 	/* client */
-	uint32_t nextid;
+	uint64_t nextid;
 	Pending *pending;
 };
+
+/* a decoded Request; the pointers point into the frame */
+typedef struct {
+	const uint8_t *service, *method, *payload;
+	size_t nservice, nmethod, npayload;
+	uint64_t timeout;
+} Req;
+
+/* a decoded Response */
+typedef struct {
+	uint64_t code;
+	const uint8_t *msg, *payload;
+	size_t nmsg, npayload;
+} Resp;
+
+static void armtimer(Ttrpc *t);
+
+static uint32_t
+getbe32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+putbe32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static int
+decodereq(Req *q, const uint8_t *b, size_t n)
+{
+	Pr r;
+	Pf f;
+	int st;
+
+	memset(q, 0, sizeof(*q));
+	q->service = q->method = q->payload = (const uint8_t *)"";
+	pr_init(&r, b, n);
+	while ((st = pr_next(&r, &f)) > 0) {
+		switch (f.field) {
+		case 1:
+		case 2:
+		case 3:
+			if (f.wt != PB_BYTES)
+				return -1;
+			if (f.field == 1)
+				q->service = f.b, q->nservice = f.n;
+			else if (f.field == 2)
+				q->method = f.b, q->nmethod = f.n;
+			else
+				q->payload = f.b, q->npayload = f.n;
+			break;
+		case 4:
+			if (f.wt != PB_VARINT)
+				return -1;
+			q->timeout = f.u;
+			break;
+		case 5:		/* metadata: not used */
+			if (f.wt != PB_BYTES)
+				return -1;
+			break;
+		}
+	}
+	return st;
+}
+
+static int
+decoderesp(Resp *s, const uint8_t *b, size_t n)
+{
+	Pr r, rs;
+	Pf f, g;
+	int st;
+
+	memset(s, 0, sizeof(*s));
+	s->msg = s->payload = (const uint8_t *)"";
+	pr_init(&r, b, n);
+	while ((st = pr_next(&r, &f)) > 0) {
+		if (f.field == 2) {
+			if (f.wt != PB_BYTES)
+				return -1;
+			s->payload = f.b, s->npayload = f.n;
+		} else if (f.field == 1) {
+			if (f.wt != PB_BYTES)
+				return -1;
+			pr_init(&rs, f.b, f.n);
+			while ((st = pr_next(&rs, &g)) > 0) {
+				if (g.field == 1 && g.wt == PB_VARINT)
+					s->code = g.u;
+				else if (g.field == 2 && g.wt == PB_BYTES)
+					s->msg = g.b, s->nmsg = g.n;
+				else if (g.field == 1 || g.field == 2)
+					return -1;
+			}
+			if (st < 0)
+				return -1;
+		}
+	}
+	return st;
+}
+
+/* Go's Request: fields in order, empty ones left out */
+static void
+encodereq(Pb *pb, const char *service, const char *method,
+    const void *payload, size_t n, uint64_t timeout)
+{
+	pb_str(pb, 1, service);
+	pb_str(pb, 2, method);
+	pb_bytes(pb, 3, payload, n);
+	pb_uint(pb, 4, timeout);
+}
+
+/* Go's Response: always a status, even for OK */
+static void
+encoderesp(Pb *pb, int code, const char *msg, const void *payload, size_t n)
+{
+	size_t m;
+
+	m = pb_open(pb, 1);
+	pb_uint(pb, 1, code);
+	pb_str(pb, 2, msg);
+	pb_close(pb, m);
+	pb_bytes(pb, 2, payload, n);
+}
 
 static void
 release(void *p)
@@ -92,6 +231,7 @@ failpending(Ttrpc *t, int code, const char *msg)
 	}
 }
 
+/* close the fd and end every pending call; the memory stays */
 static void
 shut(Ttrpc *t, const char *why)
 {
@@ -106,29 +246,42 @@ shut(Ttrpc *t, const char *why)
 		close(t->timer.fd);
 		t->timer.fd = -1;
 	}
+	t->outn = t->outoff = 0;
+	t->refs++;	/* a done callback may drop the owner's reference */
 	failpending(t, RPC_UNAVAILABLE, why);
+	unref(t);
 }
 
 void
 ttrpc_close(Ttrpc *t)
 {
-	if (!t || t->closed)
+	if (!t || t->released)
 		return;
+	t->released = 1;
 	shut(t, "ttrpc: connection closed");
 	unref(t);
 }
 
-/* the peer went away or the stream broke: close, then tell the owner */
+/* the peer went away or the stream broke: shut, then tell the owner */
 static void
 lost(Ttrpc *t, const char *why)
 {
 	if (t->closed)
 		return;
 	t->refs++;
-	ttrpc_close(t);
-	(void)why;
+	logmsg(LDEBUG, "%s", why);
+	shut(t, why);
 	if (t->onclose)
 		t->onclose(t, t->arg);
+	unref(t);
+}
+
+static void
+deferlost(void *p)
+{
+	Ttrpc *t = p;
+
+	lost(t, "ttrpc: write failed");
 	unref(t);
 }
 
@@ -136,6 +289,7 @@ static void
 flush(Ttrpc *t)
 {
 	ssize_t n;
+	int want;
 
 	while (t->outoff < t->outn) {
 		n = write(t->w.fd, t->out + t->outoff, t->outn - t->outoff);
@@ -144,51 +298,54 @@ flush(Ttrpc *t)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			/* not torn down here, inside some caller: the loop
-			 * sees the shut socket and reports it through ready */
-			shutdown(t->w.fd, SHUT_RDWR);
+			/* flush runs inside callers (ttrpc_reply, ttrpc_call):
+			 * tear down from the loop, not here */
 			t->outoff = t->outn = 0;
+			if (!t->broken) {
+				t->broken = 1;
+				t->refs++;
+				loop_defer(deferlost, t);
+			}
 			break;
 		}
 		t->outoff += n;
 	}
 	if (t->outoff == t->outn)
 		t->outoff = t->outn = 0;
-	if (!!(t->outn) != t->wantout) {
-		t->wantout = !!t->outn;
-		loop_mod(&t->w, EPOLLIN | (t->wantout ? EPOLLOUT : 0));
+	want = t->outn > 0;
+	if (want != t->wantout && !t->closed) {
+		t->wantout = want;
+		loop_mod(&t->w, EPOLLIN | (want ? EPOLLOUT : 0));
 	}
 }
 
 static void
 sendframe(Ttrpc *t, uint32_t id, int type, const uint8_t *body, size_t n)
 {
-	uint8_t h[HDRLEN];
+	size_t need = HDRLEN + n;
 
-	if (t->closed)
+	if (t->closed || t->broken)
 		return;
-	h[0] = n >> 24, h[1] = n >> 16, h[2] = n >> 8, h[3] = n;
-	h[4] = id >> 24, h[5] = id >> 16, h[6] = id >> 8, h[7] = id;
-	h[8] = type;
-	h[9] = 0;
-	if (t->outoff && t->outoff == t->outn)
-		t->outoff = t->outn = 0;
-	if (t->outcap - t->outn < HDRLEN + n) {
-		if (t->outoff) {	/* reclaim what was already sent */
-			memmove(t->out, t->out + t->outoff, t->outn - t->outoff);
-			t->outn -= t->outoff;
-			t->outoff = 0;
-		}
-		if (t->outcap - t->outn < HDRLEN + n) {
-			t->outcap = MAX(2 * t->outcap, t->outn + HDRLEN + n);
-			t->out = erealloc(t->out, t->outcap);
-		}
+	if (t->outcap - t->outn < need && t->outoff) {
+		/* reclaim what was already written */
+		memmove(t->out, t->out + t->outoff, t->outn - t->outoff);
+		t->outn -= t->outoff;
+		t->outoff = 0;
 	}
-	memcpy(t->out + t->outn, h, HDRLEN);
+	if (t->outcap - t->outn < need) {
+		t->outcap = MAX(2 * t->outcap, t->outn + need);
+		t->out = erealloc(t->out, t->outcap);
+	}
+	putbe32(t->out + t->outn, n);
+	putbe32(t->out + t->outn + 4, id);
+	t->out[t->outn + 8] = type;
+	t->out[t->outn + 9] = 0;
 	if (n)
 		memcpy(t->out + t->outn + HDRLEN, body, n);
-	t->outn += HDRLEN + n;
-	flush(t);
+	t->outn += need;
+	/* while EPOLLOUT is pending, the loop writes in order */
+	if (!t->wantout)
+		flush(t);
 }
 
 static void
@@ -196,18 +353,12 @@ sendstatus(Ttrpc *t, uint32_t id, int code, const char *msg,
     const void *payload, size_t n)
 {
 	Pb pb = { 0 };
-	size_t m;
 
-	m = pb_open(&pb, 1);
-	pb_uint(&pb, 1, code);
-	pb_str(&pb, 2, msg);
-	pb_close(&pb, m);
-	pb_bytes(&pb, 2, payload, n);
+	encoderesp(&pb, code, msg, payload, n);
 	if (pb.n > TTRPC_MAXMSG) {
 		pb_free(&pb);
-		sendstatus(t, id, RPC_EXHAUSTED, "ttrpc: response larger than "
+		encoderesp(&pb, RPC_EXHAUSTED, "ttrpc: response larger than "
 		    "the 4 MiB message limit", NULL, 0);
-		return;
 	}
 	sendframe(t, id, TRESPONSE, pb.b, pb.n);
 	pb_free(&pb);
@@ -220,8 +371,8 @@ ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n)
 
 	if (!t->closed)
 		sendstatus(t, c->id, code, msg, resp, n);
-	unref(t);
 	free(c);
+	unref(t);
 }
 
 Ttrpc *
@@ -237,114 +388,113 @@ ttrpc_arg(Ttrpc *t)
 }
 
 static int
-strfield(const Pf *f, char *buf, size_t size)
+nameis(const char *name, const uint8_t *b, size_t n)
 {
-	if (f->wt != PB_BYTES || f->n >= size || memchr(f->b, '\0', f->n))
-		return -1;
-	memcpy(buf, f->b, f->n);
-	buf[f->n] = '\0';
-	return 0;
+	return strlen(name) == n && (!n || !memcmp(name, b, n));
 }
 
 static void
 request(Ttrpc *t, uint32_t id, const uint8_t *b, size_t n)
 {
-	char service[256] = "", method[256] = "", msg[600];
-	const uint8_t *payload = NULL;
-	size_t plen = 0, i;
+	const TtrpcMethod *m;
+	char msg[512];
 	TtrpcCall *c;
-	Pr r;
-	Pf f;
-	int st;
+	size_t i;
+	int svc;
+	Req q;
 
 	if (id % 2 != 1) {
 		sendstatus(t, id, RPC_INVALID, "ttrpc: stream id must be odd "
 		    "for client initiated streams", NULL, 0);
 		return;
 	}
-	pr_init(&r, b, n);
-	while ((st = pr_next(&r, &f)) > 0) {
-		if (f.field == 1)
-			st = strfield(&f, service, sizeof(service));
-		else if (f.field == 2)
-			st = strfield(&f, method, sizeof(method));
-		else if (f.field == 3 && f.wt == PB_BYTES)
-			payload = f.b, plen = f.n;
-		else if (f.field == 3)
-			st = -1;
-		if (st < 0)
-			break;
+	if (id <= t->lastid) {
+		sendstatus(t, id, RPC_INVALID, "ttrpc: stream id cannot be "
+		    "re-used and must increment", NULL, 0);
+		return;
 	}
-	if (st < 0) {
+	t->lastid = id;
+	if (decodereq(&q, b, n) < 0) {
 		sendstatus(t, id, RPC_INVALID, "ttrpc: malformed request", NULL, 0);
 		return;
 	}
-	for (i = 0; i < t->nmethods; i++) {
-		if (strcmp(t->methods[i].service, service))
+	for (svc = 0, i = 0; i < t->nmethods; i++) {
+		m = &t->methods[i];
+		if (!nameis(m->service, q.service, q.nservice))
 			continue;
-		if (strcmp(t->methods[i].method, method))
+		svc = 1;
+		if (!nameis(m->method, q.method, q.nmethod))
 			continue;
 		c = ecalloc(1, sizeof(*c));
 		c->t = t;
 		c->id = id;
 		t->refs++;
-		t->methods[i].fn(c, payload ? payload : (const uint8_t *)"", plen);
+		m->fn(c, q.payload, q.npayload);
 		return;
 	}
-	for (i = 0; i < t->nmethods; i++)
-		if (!strcmp(t->methods[i].service, service))
-			break;
-	if (i == t->nmethods)
-		snprintf(msg, sizeof(msg), "service %s not implemented", service);
+	if (!svc)
+		snprintf(msg, sizeof(msg), "service %.*s not implemented",
+		    (int)MIN(q.nservice, 200), (const char *)q.service);
 	else
-		snprintf(msg, sizeof(msg), "service %s: method %s not implemented",
-		    service, method);
+		snprintf(msg, sizeof(msg), "service %.*s: method %.*s not "
+		    "implemented", (int)MIN(q.nservice, 200),
+		    (const char *)q.service, (int)MIN(q.nmethod, 200),
+		    (const char *)q.method);
 	sendstatus(t, id, RPC_UNIMPLEMENTED, msg, NULL, 0);
 }
 
-static void armtimer(Ttrpc *t);
+static Pending *
+unlinkpending(Ttrpc *t, uint32_t id)
+{
+	Pending **pp, *p;
+
+	for (pp = &t->pending; (p = *pp); pp = &p->next) {
+		if (p->id == id) {
+			*pp = p->next;
+			return p;
+		}
+	}
+	return NULL;
+}
 
 static void
 response(Ttrpc *t, uint32_t id, const uint8_t *b, size_t n)
 {
-	Pending **pp, *p;
-	char msg[1024] = "";
-	const uint8_t *payload = NULL;
-	size_t plen = 0;
-	uint64_t code = 0;
-	Pr r, rs;
-	Pf f, fs;
-	int st;
+	char msg[1024];
+	Pending *p;
+	Resp s;
 
-	for (pp = &t->pending; *pp && (*pp)->id != id; pp = &(*pp)->next)
-		;
-	if (!(p = *pp))
+	if (!(p = unlinkpending(t, id)))
 		return;		/* not ours, or timed out: ignore */
-	*pp = p->next;
-	pr_init(&r, b, n);
-	while ((st = pr_next(&r, &f)) > 0) {
-		if (f.field == 1 && f.wt == PB_BYTES) {
-			pr_init(&rs, f.b, f.n);
-			while ((st = pr_next(&rs, &fs)) > 0) {
-				if (fs.field == 1 && fs.wt == PB_VARINT)
-					code = fs.u;
-				else if (fs.field == 2 && fs.wt == PB_BYTES)
-					snprintf(msg, sizeof(msg), "%.*s",
-					    (int)fs.n, (const char *)fs.b);
-			}
-			if (st < 0)
-				break;
-		} else if (f.field == 2 && f.wt == PB_BYTES) {
-			payload = f.b, plen = f.n;
-		}
-	}
-	if (st < 0)
+	if (decoderesp(&s, b, n) < 0) {
 		p->done(p->arg, RPC_INTERNAL, "ttrpc: malformed response", NULL, 0);
-	else
-		p->done(p->arg, code > INT32_MAX ? RPC_UNKNOWN : (int)code,
-		    msg, payload, plen);
+	} else {
+		snprintf(msg, sizeof(msg), "%.*s", (int)MIN(s.nmsg, sizeof(msg)),
+		    (const char *)s.msg);
+		p->done(p->arg, s.code > INT32_MAX ? RPC_UNKNOWN : (int)s.code,
+		    msg, s.payload, s.npayload);
+	}
 	free(p);
 	armtimer(t);
+}
+
+/* a frame over the limit: its body is being skipped */
+static void
+oversized(Ttrpc *t, uint32_t id, int type, uint32_t len)
+{
+	char msg[128];
+	Pending *p;
+
+	snprintf(msg, sizeof(msg), "ttrpc: message length %lu exceeds the "
+	    "maximum message size of %d", (unsigned long)len, TTRPC_MAXMSG);
+	logmsg(LWARN, "%s", msg);
+	if (type == TREQUEST) {
+		sendstatus(t, id, RPC_EXHAUSTED, msg, NULL, 0);
+	} else if (type == TRESPONSE && (p = unlinkpending(t, id))) {
+		p->done(p->arg, RPC_EXHAUSTED, msg, NULL, 0);
+		free(p);
+		armtimer(t);
+	}
 }
 
 /* feed bytes from the stream through the frame parser */
@@ -352,6 +502,7 @@ static void
 input(Ttrpc *t, const uint8_t *p, size_t n)
 {
 	uint32_t len, id;
+	uint8_t *b;
 	size_t k;
 	int type;
 
@@ -362,21 +513,16 @@ input(Ttrpc *t, const uint8_t *p, size_t n)
 			t->hdrn += k, p += k, n -= k;
 			if (t->hdrn < HDRLEN)
 				return;
-			len = (uint32_t)t->hdr[0] << 24 | t->hdr[1] << 16 |
-			    t->hdr[2] << 8 | t->hdr[3];
-			id = (uint32_t)t->hdr[4] << 24 | t->hdr[5] << 16 |
-			    t->hdr[6] << 8 | t->hdr[7];
+			len = getbe32(t->hdr);
+			t->bodyn = 0;
 			if (len > TTRPC_MAXMSG) {
 				t->skip = len;
-				if (t->hdr[8] == TREQUEST)
-					sendstatus(t, id, RPC_EXHAUSTED, "ttrpc: "
-					    "message larger than the 4 MiB limit",
-					    NULL, 0);
-			} else {
-				t->bodylen = len;
-				t->bodyn = 0;
-				t->body = len ? emalloc(len) : NULL;
+				t->bodylen = 0;
+				oversized(t, getbe32(t->hdr + 4), t->hdr[8], len);
+				continue;
 			}
+			t->bodylen = len;
+			t->body = len ? emalloc(len) : NULL;
 		} else if (t->skip) {
 			k = MIN(n, t->skip);
 			t->skip -= k, p += k, n -= k;
@@ -385,27 +531,25 @@ input(Ttrpc *t, const uint8_t *p, size_t n)
 			continue;
 		} else {
 			k = MIN(n, t->bodylen - t->bodyn);
-			if (k)
-				memcpy(t->body + t->bodyn, p, k);
+			memcpy(t->body + t->bodyn, p, k);
 			t->bodyn += k, p += k, n -= k;
 		}
-		if (t->hdrn == HDRLEN && !t->skip && t->bodyn == t->bodylen) {
-			uint8_t *b = t->body;
-
-			id = (uint32_t)t->hdr[4] << 24 | t->hdr[5] << 16 |
-			    t->hdr[6] << 8 | t->hdr[7];
-			type = t->hdr[8];
-			t->body = NULL;
-			t->hdrn = 0;
-			t->refs++;	/* a callback may close t */
-			if (type == TREQUEST)
-				request(t, id, b, t->bodylen);
-			else if (type == TRESPONSE)
-				response(t, id, b, t->bodylen);
-			/* TDATA and unknown types: no streams in husk yet */
-			free(b);
-			unref(t);
-		}
+		if (t->bodyn < t->bodylen)
+			continue;
+		/* a whole frame */
+		b = t->body;
+		id = getbe32(t->hdr + 4);
+		type = t->hdr[8];
+		t->body = NULL;
+		t->hdrn = 0;
+		t->refs++;	/* a callback may close t */
+		if (type == TREQUEST)
+			request(t, id, b, t->bodylen);
+		else if (type == TRESPONSE)
+			response(t, id, b, t->bodylen);
+		/* TDATA and unknown types: no streams in husk yet */
+		free(b);
+		unref(t);
 	}
 }
 
@@ -428,7 +572,8 @@ ready(Watch *w, uint32_t ev)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			lost(t, n ? "ttrpc: read failed" : "ttrpc: connection closed by peer");
+			lost(t, n ? "ttrpc: read failed" :
+			    "ttrpc: connection closed by peer");
 			break;
 		}
 		input(t, buf, n);
@@ -436,6 +581,7 @@ ready(Watch *w, uint32_t ev)
 	unref(t);
 }
 
+/* one timer per connection, armed for the nearest deadline */
 static void
 armtimer(Ttrpc *t)
 {
@@ -450,7 +596,8 @@ armtimer(Ttrpc *t)
 	if (!first && t->timer.fd < 0)
 		return;
 	now = nowns();
-	loop_timer(&t->timer, first ? (first > now ? first - now : 1) : 0);
+	if (loop_timer(&t->timer, first ? (first > now ? first - now : 1) : 0) < 0)
+		logmsg(LWARN, "ttrpc: timer:");
 }
 
 static void
@@ -518,14 +665,15 @@ ttrpc_call(Ttrpc *t, const char *service, const char *method,
 	Pending *p, **pp;
 	Pb pb = { 0 };
 
-	if (t->closed) {
+	if (t->closed || t->broken) {
 		errno = ENOTCONN;
 		return -1;
 	}
-	pb_str(&pb, 1, service);
-	pb_str(&pb, 2, method);
-	pb_bytes(&pb, 3, req, n);
-	pb_uint(&pb, 4, timeoutns);
+	if (t->nextid > UINT32_MAX) {	/* ids may not be reused */
+		errno = EOVERFLOW;
+		return -1;
+	}
+	encodereq(&pb, service, method, req, n, timeoutns);
 	if (pb.n > TTRPC_MAXMSG) {
 		pb_free(&pb);
 		errno = EMSGSIZE;
@@ -534,8 +682,6 @@ ttrpc_call(Ttrpc *t, const char *service, const char *method,
 	p = ecalloc(1, sizeof(*p));
 	p->id = t->nextid;
 	t->nextid += 2;
-	if (t->nextid > 0x7fffffff)
-		t->nextid = 1;
 	p->deadline = timeoutns ? nowns() + timeoutns : 0;
 	p->done = done;
 	p->arg = arg;

@@ -88,6 +88,22 @@ malformed(void)
 	static const uint8_t fixed[] = { 0x0d, 1, 2, 3 };
 	static const uint8_t wt7[] = { 0x0f };
 	static const uint8_t good[] = { 0x08, 0x96, 0x01, 0x12, 0x01, 'x' };
+	static const uint8_t onepast[] = { 0x0a, 0x03, 'a', 'b' };
+	static const uint8_t exact[] = { 0x0a, 0x02, 'a', 'b' };
+	static const uint8_t fixed64[] = { 0x09, 1, 2, 3, 4, 5, 6, 7 };
+	static const uint8_t truncbytes[] = { 0x0a };
+	static const uint8_t trunclen[] = { 0x0a, 0x80 };
+	static const uint8_t truncfield[] = { 0x08 };
+	static const uint8_t endgroup[] = { 0x0c };
+	static const uint8_t wt6[] = { 0x0e, 0x00 };
+	/* field 2^29 - 1 is the largest; 2^29 is not a field */
+	static const uint8_t maxfield[] = { 0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01 };
+	static const uint8_t bigfield[] = { 0x80, 0x80, 0x80, 0x80, 0x10, 0x01 };
+	/* more bytes than needed are still a varint (Go reads them too) */
+	static const uint8_t longzero[] = { 0x08, 0x80, 0x80, 0x00 };
+	static const uint8_t startgroup[] = { 0x0b, 0x08, 0x01, 0x0c };
+	Pr r;
+	Pf f;
 
 	CHECK(decodes(overlong, sizeof(overlong)) == -1);
 	CHECK(decodes(tenth, sizeof(tenth)) == -1);
@@ -100,6 +116,27 @@ malformed(void)
 	CHECK(decodes(wt7, sizeof(wt7)) == -1);
 	CHECK(decodes(good, sizeof(good)) == 0);
 	CHECK(decodes(NULL, 0) == 0);
+	CHECK(decodes(onepast, sizeof(onepast)) == -1);
+	CHECK(decodes(exact, sizeof(exact)) == 0);
+	CHECK(decodes(fixed64, sizeof(fixed64)) == -1);
+	CHECK(decodes(truncbytes, sizeof(truncbytes)) == -1);
+	CHECK(decodes(trunclen, sizeof(trunclen)) == -1);
+	CHECK(decodes(truncfield, sizeof(truncfield)) == -1);
+	CHECK(decodes(endgroup, sizeof(endgroup)) == -1);
+	CHECK(decodes(wt6, sizeof(wt6)) == -1);
+	CHECK(decodes(bigfield, sizeof(bigfield)) == -1);
+	pr_init(&r, maxfield, sizeof(maxfield));
+	CHECK(pr_next(&r, &f) == 1 && f.field == 0x1fffffff && f.u == 1);
+	pr_init(&r, longzero, sizeof(longzero));
+	CHECK(pr_next(&r, &f) == 1 && f.u == 0 && pr_next(&r, &f) == 0);
+	/* a group is refused where it starts, not skipped */
+	pr_init(&r, startgroup, sizeof(startgroup));
+	CHECK(pr_next(&r, &f) == -1);
+	/* what came before an error is still returned */
+	pr_init(&r, pastend, sizeof(pastend));
+	CHECK(pr_next(&r, &f) == -1);
+	pr_init(&r, onepast + 0, 2);
+	CHECK(pr_next(&r, &f) == -1);
 }
 
 static void
@@ -124,6 +161,33 @@ fixedzigzag(void)
 	pb_sint(&pb, 1, INT64_MIN);
 	CHECK(eqbytes(&pb, "08 01 08 02 08 03 08 fe ff ff ff 0f "
 	    "08 ff ff ff ff ff ff ff ff ff 01"));
+	pb_free(&pb);
+	{
+		static const int64_t v[] = { 1, -1, 63, -64, 64, INT64_MAX,
+		    INT64_MIN, -1234567890123ll };
+		size_t i;
+		int64_t back;
+
+		for (i = 0; i < LEN(v); i++)
+			pb_sint(&pb, 1, v[i]);
+		pr_init(&r, pb.b, pb.n);
+		for (i = 0; i < LEN(v); i++) {
+			CHECK(pr_next(&r, &f) == 1 && f.wt == PB_VARINT);
+			back = (int64_t)(f.u >> 1) ^ -(int64_t)(f.u & 1);
+			CHECK(back == v[i]);
+		}
+		CHECK(pr_next(&r, &f) == 0);
+		pb_free(&pb);
+	}
+	pb_sint(&pb, 1, 0);
+	CHECK(pb.n == 0);
+	/* int32 -1 is sign extended to ten bytes, as Go writes it */
+	pb_uint(&pb, 1, (uint64_t)(int64_t)-1);
+	CHECK(eqbytes(&pb, "08 ff ff ff ff ff ff ff ff ff 01"));
+	pb_free(&pb);
+	pb_fixed32(&pb, 1, 0);
+	pb_fixed64(&pb, 2, UINT64_MAX);
+	CHECK(eqbytes(&pb, "0d 00 00 00 00 11 ff ff ff ff ff ff ff ff"));
 	pb_free(&pb);
 
 	/* proto3: zero and empty values are not written */
@@ -170,6 +234,46 @@ nested(void)
 	CHECK(pr_next(&r, &f) == 0);
 	pb_free(&pb);
 
+	/* the length prefix grows from one to three bytes in place */
+	{
+		static const size_t sizes[] = { 0, 1, 125, 126, 127, 128,
+		    16381, 16382, 16383, 16384, 70000 };
+		char *body;
+		size_t i, want, k;
+
+		for (i = 0; i < LEN(sizes); i++) {
+			body = calloc(1, sizes[i] + 1);
+			memset(body, 'b', sizes[i]);
+			pb_uint(&pb, 1, 9);
+			m = pb_open(&pb, 2);
+			pb_raw(&pb, body, sizes[i]);
+			pb_close(&pb, m);
+			pb_uint(&pb, 3, 9);
+			want = 2 + 1 + (sizes[i] < 128 ? 1 : sizes[i] < 16384 ? 2 : 3) +
+			    sizes[i] + 2;
+			CHECK(pb.n == want);
+			CHECK(pb.b[2] == 0x12);
+			if (sizes[i] >= 128 && sizes[i] < 16384)
+				CHECK(pb.b[3] == (0x80 | (sizes[i] & 0x7f)) &&
+				    pb.b[4] == sizes[i] >> 7);
+			pr_init(&r, pb.b, pb.n);
+			CHECK(pr_next(&r, &f) == 1 && f.field == 1 && f.u == 9);
+			CHECK(pr_next(&r, &f) == 1 && f.field == 2 && f.n == sizes[i]);
+			for (k = 0; k < f.n && f.b[k] == 'b'; k++)
+				;
+			CHECK(k == sizes[i]);
+			CHECK(pr_next(&r, &f) == 1 && f.field == 3 && f.u == 9);
+			CHECK(pr_next(&r, &f) == 0);
+			pb_free(&pb);
+			free(body);
+		}
+	}
+	/* an empty nested message is still written: 2a 00 */
+	m = pb_open(&pb, 5);
+	pb_close(&pb, m);
+	CHECK(eqbytes(&pb, "2a 00"));
+	pb_free(&pb);
+
 	/* repeated fields come back one by one, in order */
 	pb_str(&pb, 4, "a");
 	pb_str(&pb, 4, "bb");
@@ -187,6 +291,12 @@ maps(void)
 	static const uint8_t novalue[] = { 0x2a, 0x03, 0x0a, 0x01, 'k' };
 	static const uint8_t nul[] = { 0x2a, 0x05, 0x0a, 0x01, 'k', 0x12, 0x00 };
 	static const uint8_t nulin[] = { 0x2a, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 0x00 };
+	static const uint8_t extra[] = { 0x2a, 0x10, 0x18, 0x07, 0x0a, 0x01, 'k',
+	    0x22, 0x01, 'x', 0x12, 0x01, 'v', 0x2d, 0, 0, 0, 0 };
+	static const uint8_t empty[] = { 0x2a, 0x00 };
+	static const uint8_t intkey[] = { 0x2a, 0x02, 0x08, 0x01 };
+	static const uint8_t notmsg[] = { 0x28, 0x01 };
+	static const uint8_t badinner[] = { 0x2a, 0x03, 0x0a, 0x05, 'k' };
 	Pb pb = { 0 };
 	char *k, *v;
 	Pr r;
@@ -214,6 +324,53 @@ maps(void)
 	pr_init(&r, nulin, sizeof(nulin));
 	CHECK(pr_next(&r, &f) == 1);
 	CHECK(pf_map_str(&f, &k, &v) == -1 && !k && !v);
+
+	/* unknown fields inside an entry are skipped */
+	pr_init(&r, extra, sizeof(extra));
+	CHECK(pr_next(&r, &f) == 1);
+	CHECK(pf_map_str(&f, &k, &v) == 0 && !strcmp(k, "k") && !strcmp(v, "v"));
+	free(k);
+	free(v);
+	/* an empty entry is "" -> "" */
+	pr_init(&r, empty, sizeof(empty));
+	CHECK(pr_next(&r, &f) == 1);
+	CHECK(pf_map_str(&f, &k, &v) == 0 && !strcmp(k, "") && !strcmp(v, ""));
+	free(k);
+	free(v);
+	/* a key that is not a string, an entry that is not a message */
+	pr_init(&r, intkey, sizeof(intkey));
+	CHECK(pr_next(&r, &f) == 1);
+	CHECK(pf_map_str(&f, &k, &v) == -1 && !k && !v);
+	pr_init(&r, notmsg, sizeof(notmsg));
+	CHECK(pr_next(&r, &f) == 1);
+	CHECK(pf_map_str(&f, &k, &v) == -1);
+	pr_init(&r, badinner, sizeof(badinner));
+	CHECK(pr_next(&r, &f) == 1);
+	CHECK(pf_map_str(&f, &k, &v) == -1 && !k && !v);
+	CHECK(pf_str(&f, &k) == 0 && k[0] == 0x0a && strlen(k) == 3);
+	free(k);
+
+	/* several entries of one map, in order; the last of a key wins
+	 * for whoever stores them, but each entry is returned */
+	pb_map_str(&pb, 3, "a", "1");
+	pb_map_str(&pb, 3, "b", "");
+	pb_map_str(&pb, 3, "", "3");
+	CHECK(eqbytes(&pb, "1a 06 0a 01 61 12 01 31 1a 03 0a 01 62 1a 03 12 01 33"));
+	pr_init(&r, pb.b, pb.n);
+	CHECK(pr_next(&r, &f) == 1 && pf_map_str(&f, &k, &v) == 0);
+	CHECK(!strcmp(k, "a") && !strcmp(v, "1"));
+	free(k);
+	free(v);
+	CHECK(pr_next(&r, &f) == 1 && pf_map_str(&f, &k, &v) == 0);
+	CHECK(!strcmp(k, "b") && !strcmp(v, ""));
+	free(k);
+	free(v);
+	CHECK(pr_next(&r, &f) == 1 && pf_map_str(&f, &k, &v) == 0);
+	CHECK(!strcmp(k, "") && !strcmp(v, "3"));
+	free(k);
+	free(v);
+	CHECK(pr_next(&r, &f) == 0);
+	pb_free(&pb);
 }
 
 static void
@@ -248,6 +405,19 @@ health(void)
 	CHECK(!strcmp(back.version, "1.0") && back.cpus == 2);
 	CHECK(back.memtotal == 256ull << 20);
 
+	/* 63 bytes fit with the NUL, 64 do not */
+	bad[0] = 0x0a;
+	bad[1] = 63;
+	memset(bad + 2, 'v', 63);
+	CHECK(pr_health(bad, 65, &back) == 0 && strlen(back.version) == 63);
+	bad[1] = 64;
+	memset(bad + 2, 'v', 64);
+	CHECK(pr_health(bad, 66, &back) == -1);
+	/* a version longer than the buffer it is in */
+	bad[1] = 10;
+	CHECK(pr_health(bad, 8, &back) == -1);
+	/* an empty message is all zero */
+	CHECK(pr_health(NULL, 0, &back) == 0 && !back.version[0] && !back.cpus);
 	/* a version longer than the field */
 	bad[0] = 0x0a;
 	bad[1] = 70;
@@ -264,23 +434,87 @@ health(void)
 	CHECK(pr_health(withunknown, sizeof(withunknown) - 1, &back) == -1);
 }
 
-/* containerd's ttrpc Request as Go's protobuf writes it */
+/*
+ * containerd's ttrpc Request as Go's protobuf writes it: a Task.State call
+ * {service 1, method 2, payload 3 (StateRequest{id: "c1"}),
+ * timeout_nano 4 (5 s), metadata 5 ([KeyValue{key 1, value 2}])}
+ */
+static const uint8_t goreq[] = {
+	0x0a, 0x17, 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r', 'd', '.',
+	't', 'a', 's', 'k', '.', 'v', '2', '.', 'T', 'a', 's', 'k',
+	0x12, 0x05, 'S', 't', 'a', 't', 'e',
+	0x1a, 0x04, 0x0a, 0x02, 'c', '1',
+	0x20, 0x80, 0xe4, 0x97, 0xd0, 0x12,
+	0x2a, 0x19, 0x0a, 0x0f, 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r',
+	'd', '-', 'n', 'a', 'm', 'e', 0x12, 0x06, 'k', '8', 's', '.', 'i', 'o', 0x00,
+};
+
 static void
 gorequest(void)
 {
 	Pb pb = { 0 };
-	size_t m;
+	char *svc = NULL, *method = NULL, *id = NULL, *k = NULL, *v = NULL;
+	uint64_t timeout = 0;
+	size_t m, n = sizeof(goreq) - 1;	/* the last byte is padding */
+	int nmd = 0;
+	Pr r, r2;
+	Pf f, g;
 
+	/* encode it as Go does, byte for byte (metadata comes last) */
 	pb_str(&pb, 1, "containerd.task.v2.Task");
 	pb_str(&pb, 2, "State");
 	m = pb_open(&pb, 3);
 	pb_str(&pb, 1, "c1");
 	pb_close(&pb, m);
 	pb_uint(&pb, 4, 5000000000ull);
-	CHECK(eqbytes(&pb, "0a 17 63 6f 6e 74 61 69 6e 65 72 64 2e 74 61 73 6b 2e 76 32 "
-	    "2e 54 61 73 6b 12 05 53 74 61 74 65 1a 04 0a 02 63 31 "
-	    "20 80 e4 97 d0 12"));
+	pb_map_str(&pb, 5, "containerd-name", "k8s.io");
+	CHECK(pb.n == n && !memcmp(pb.b, goreq, n));
 	pb_free(&pb);
+
+	/* and read it back the way ttrpc.c and the shim do */
+	pr_init(&r, goreq, n);
+	while (pr_next(&r, &f) == 1) {
+		switch (f.field) {
+		case 1:
+			CHECK(pf_str(&f, &svc) == 0);
+			break;
+		case 2:
+			CHECK(pf_str(&f, &method) == 0);
+			break;
+		case 3:
+			pr_init(&r2, f.b, f.n);
+			CHECK(pr_next(&r2, &g) == 1 && g.field == 1);
+			CHECK(pf_str(&g, &id) == 0);
+			CHECK(pr_next(&r2, &g) == 0);
+			break;
+		case 4:
+			CHECK(f.wt == PB_VARINT);
+			timeout = f.u;
+			break;
+		case 5:
+			nmd++;
+			CHECK(pf_map_str(&f, &k, &v) == 0);
+			break;
+		}
+	}
+	CHECK(r.p == r.end);
+	CHECK(svc && !strcmp(svc, "containerd.task.v2.Task"));
+	CHECK(method && !strcmp(method, "State"));
+	CHECK(id && !strcmp(id, "c1"));
+	CHECK(timeout == 5000000000ull && nmd == 1);
+	CHECK(k && v && !strcmp(k, "containerd-name") && !strcmp(v, "k8s.io"));
+	free(svc);
+	free(method);
+	free(id);
+	free(k);
+	free(v);
+	/* pf_str wants bytes without NUL */
+	pr_init(&r, goreq + 38, 6);
+	CHECK(pr_next(&r, &f) == 1 && f.field == 4 && pf_str(&f, &k) == -1);
+	pr_init(&r, goreq + n - 8, 8);
+	CHECK(pr_next(&r, &f) == 1 && f.field == 2 && f.n == 6);
+	f.n++;	/* take the NUL after "k8s.io" in */
+	CHECK(pf_str(&f, &k) == -1);
 }
 
 int
