@@ -6,6 +6,8 @@ static const unsigned vm_memmib = 128;		/* guest RAM in MiB (husk boot -m) */
 static const int vm_ncpus = 1;			/* vCPUs (husk boot -c) */
 static const unsigned vm_maxmemmib = 3 * 1024;	/* largest -m accepted (below the MMIO hole) */
 static const int vm_maxcpus = 32;		/* largest -c accepted */
+static const int vm_hugepages = 1;		/* guest RAM in transparent huge pages:
+						 * faster boots, coarser memory use */
 
 /* the guest kernel: an uncompressed vmlinux built by kernel/build */
 static const char *vm_kernel = "/var/cache/husk/vmlinux";

@@ -234,6 +234,7 @@ typedef struct {
 	const void *initrd;
 	size_t initrdlen;
 	int consolefd;			/* serial output goes here, -1 none */
+	int hugepages;			/* back guest RAM with transparent huge pages */
 } VmConfig;
 enum { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_CRASH, VM_ERROR };
 /* KVM checks, memory, kernel, vCPUs; cfg is copied, but initrd is read by vmm_start */

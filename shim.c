@@ -370,6 +370,7 @@ cmdboot(int argc, char *argv[])
 	cfg.initrd = initrd.b;
 	cfg.initrdlen = initrd.n;
 	cfg.consolefd = consolefd;
+	cfg.hugepages = vm_hugepages;
 	if (loop_init() < 0)
 		die("epoll_create1:");
 	if (!(b.vm = vmm_new(&cfg, err)))
