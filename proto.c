@@ -104,28 +104,28 @@ pb_bool(Pb *pb, uint32_t field, int v)
 	pb_uint(pb, field, !!v);
 }
 
+static void
+fixed(Pb *pb, uint32_t field, int wt, uint64_t v, int n)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = 0; i < n; i++)
+		b[i] = v >> (8 * i);
+	pb_key(pb, field, wt);
+	pb_raw(pb, b, n);
+}
+
 void
 pb_fixed32(Pb *pb, uint32_t field, uint32_t v)
 {
-	uint8_t b[4];
-	int i;
-
-	for (i = 0; i < 4; i++)
-		b[i] = v >> (8 * i);
-	pb_key(pb, field, PB_FIXED32);
-	pb_raw(pb, b, 4);
+	fixed(pb, field, PB_FIXED32, v, 4);
 }
 
 void
 pb_fixed64(Pb *pb, uint32_t field, uint64_t v)
 {
-	uint8_t b[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		b[i] = v >> (8 * i);
-	pb_key(pb, field, PB_FIXED64);
-	pb_raw(pb, b, 8);
+	fixed(pb, field, PB_FIXED64, v, 8);
 }
 
 void

@@ -409,10 +409,13 @@ vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len)
 	__atomic_store_n((uint16_t *)(void *)(used + 2), q->usedidx, __ATOMIC_RELEASE);
 }
 
-size_t
-iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len)
+/* copy between an iovec array (from byte off on) and a flat buffer */
+static size_t
+iovcopy(const struct iovec *iov, int n, size_t off, void *buf, size_t len,
+    int toiov)
 {
 	size_t done = 0, k;
+	char *p;
 	int i;
 
 	for (i = 0; i < n && done < len; i++) {
@@ -421,7 +424,11 @@ iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len)
 			continue;
 		}
 		k = MIN(iov[i].iov_len - off, len - done);
-		memcpy((char *)dst + done, (char *)iov[i].iov_base + off, k);
+		p = (char *)iov[i].iov_base + off;
+		if (toiov)
+			memcpy(p, (char *)buf + done, k);
+		else
+			memcpy((char *)buf + done, p, k);
 		done += k;
 		off = 0;
 	}
@@ -429,20 +436,13 @@ iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len)
 }
 
 size_t
+iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len)
+{
+	return iovcopy(iov, n, off, dst, len, 0);
+}
+
+size_t
 iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, size_t len)
 {
-	size_t done = 0, k;
-	int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		k = MIN(iov[i].iov_len - off, len - done);
-		memcpy((char *)iov[i].iov_base + off, (const char *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return iovcopy(iov, n, off, (void *)(uintptr_t)src, len, 1);
 }
