@@ -4,12 +4,13 @@
 
 include config.mk
 
-LIB = util.o proto.o ttrpc.o virtio.o vsock.o vmm.o
+LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o
 OBJ = shim.o $(LIB) agent/blob.o
-AGENTOBJ = agent/agent.o util.o proto.o ttrpc.o
-TESTS = test/proto_test test/ttrpc_test test/virtio_test test/vsock_test
-SANTESTS = test/proto_test-san test/ttrpc_test-san test/virtio_test-san \
-	test/vsock_test-san
+AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o
+TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
+	test/vsock_test test/rootfs_test
+SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
+	test/virtio_test-san test/vsock_test-san test/rootfs_test-san
 
 all: husk
 
@@ -38,6 +39,8 @@ husk: $(OBJ)
 	$(CC) -o $@ $(OBJ) $(LDFLAGS)
 
 test/proto_test: test/proto_test.c
+test/json_test: test/json_test.c
+test/rootfs_test: test/rootfs_test.c test/guest.h
 test/ttrpc_test: test/ttrpc_test.c
 test/virtio_test: test/virtio_test.c test/guest.h
 test/vsock_test: test/vsock_test.c test/guest.h
@@ -45,25 +48,31 @@ $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
 test/proto_test-san: test/proto_test.c
+test/json_test-san: test/json_test.c
+test/rootfs_test-san: test/rootfs_test.c test/guest.h
 test/ttrpc_test-san: test/ttrpc_test.c
 test/virtio_test-san: test/virtio_test.c test/guest.h
 test/vsock_test-san: test/vsock_test.c test/guest.h
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 
-unit: $(TESTS) $(SANTESTS)
+test/shimctl: test/shimctl.c $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ test/shimctl.c $(LIB) $(LDFLAGS)
+
+unit: $(TESTS) $(SANTESTS) test/shimctl
 
 test:
 	test/run
 
 bench: husk
-	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run test/bench-boot
+	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run \
+		sh -c 'test/bench-boot && test/bench-ctr'
 
 kernel:
 	kernel/build
 
 clean:
-	rm -f husk $(OBJ) $(AGENTOBJ) agent/husk-agent $(TESTS) $(SANTESTS)
+	rm -f husk $(OBJ) $(AGENTOBJ) agent/husk-agent $(TESTS) $(SANTESTS) test/shimctl
 	rm -rf kh
 
 install: husk

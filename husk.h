@@ -31,6 +31,8 @@ ssize_t readall(int fd, void *buf, size_t n);	/* until n, EOF or error */
 ssize_t writeall(int fd, const void *buf, size_t n);
 int setnonblock(int fd, int on);
 uint64_t nowns(void);				/* CLOCK_MONOTONIC */
+/* mount(8) options: the flags, and the rest joined as the data string */
+void mountopts(char **opts, unsigned long *flags, char *data, size_t n);
 
 /*
  * The epoll loop (util.c): one per process, run by one thread. A Watch is
@@ -49,6 +51,7 @@ int loop_init(void);
 int loop_add(Watch *w, uint32_t events);
 int loop_mod(Watch *w, uint32_t events);
 void loop_del(Watch *w);
+int loop_set(Watch *w, uint32_t *cur, uint32_t want);	/* add, mod or del as needed */
 void loop_defer(void (*fn)(void *), void *arg);
 int loop_timer(Watch *w, uint64_t ns);	/* one-shot timerfd; creates w->fd if < 0; 0 disarms */
 int loop_run(int timeout_ms);		/* one batch; -1 on error */
@@ -99,6 +102,56 @@ int pr_next(Pr *r, Pf *f);			/* 1 field, 0 end, -1 malformed */
 int pf_str(const Pf *f, char **s);		/* BYTES to a new NUL-terminated string; -1 on wrong type or NUL inside */
 int pf_map_str(const Pf *f, char **k, char **v);	/* one map<string,string> entry */
 
+/*
+ * json.c: the OCI runtime config (config.json), read strictly: malformed
+ * JSON, a known field of the wrong type, or input past OCI_MAXJSON is an
+ * error with a message. Unknown fields are skipped (the spec grows).
+ * Lists of strings are NULL-terminated arrays.
+ */
+#define OCI_MAXJSON	(1 << 20)
+typedef struct {
+	char *dest, *type, *source;	/* type and source may be NULL */
+	char **options;
+} OciMount;
+typedef struct {
+	int resource;			/* RLIMIT_* */
+	uint64_t soft, hard;
+} OciRlimit;
+typedef struct {
+	char *type, *path;		/* "pid", "mount", ...; path NULL if none */
+} OciNs;
+typedef struct {
+	/* process */
+	int hasprocess;
+	char **args, **env;		/* never NULL: empty lists when absent */
+	char *cwd;			/* "/" when absent */
+	uint32_t uid, gid, umask;
+	int hasumask;
+	uint32_t *gids;			/* additionalGids */
+	size_t ngids;
+	int terminal, nonewprivs;
+	OciRlimit *rlimits;
+	size_t nrlimits;
+	/* root, hostname, mounts */
+	char *rootpath;			/* NULL if absent */
+	int rootro;
+	char *hostname;			/* NULL if absent */
+	OciMount *mounts;
+	size_t nmounts;
+	/* linux */
+	OciNs *ns;
+	size_t nns;
+	int64_t memlimit;		/* linux.resources.memory.limit; -1 none */
+	uint64_t cpushares;		/* 0 none */
+	int64_t cpuquota;		/* -1 none */
+	uint64_t cpuperiod;		/* 0 none */
+	int64_t pidslimit;		/* -1 none */
+	char **annokeys, **annovals;	/* annotations, nanno of each */
+	size_t nanno;
+} OciSpec;
+int oci_parse(OciSpec *s, const char *buf, size_t n, char *err);	/* 0, or -1 and err */
+void oci_free(OciSpec *s);
+
 /* the agent API (husk.agent.v1.Agent), shared by the shim and agent/ */
 #define AGENT_SERVICE	"husk.agent.v1.Agent"
 #define AGENT_PORT	1024	/* vsock port the agent serves on */
@@ -111,6 +164,47 @@ typedef struct {
 } AgentHealth;
 void pb_health(Pb *pb, const AgentHealth *h);
 int pr_health(const uint8_t *p, size_t n, AgentHealth *h);
+/*
+ * Every agent request is an AgentReq; each method reads what it needs:
+ * Create (id, config, stdin/stdout/stderr: host vsock ports the agent
+ * connects to, 0 for none, terminal), Start, Signal (signal, all), Wait,
+ * Remove (id). Replies are AgentResp (pid; status for Wait: the exit
+ * code, or 128 + the signal that killed the process).
+ */
+typedef struct {
+	char *id;
+	char *config;			/* config.json, NUL-terminated */
+	size_t configlen;
+	uint32_t iport, oport, eport;	/* stdin, stdout, stderr */
+	int terminal;
+	uint32_t signal;
+	int all;
+} AgentReq;
+void pb_agentreq(Pb *pb, const AgentReq *r);
+int pr_agentreq(const uint8_t *p, size_t n, AgentReq *r);	/* needs id */
+void agentreq_free(AgentReq *r);
+void pb_agentresp(Pb *pb, uint32_t pid, uint32_t status);
+int pr_agentresp(const uint8_t *p, size_t n, uint32_t *pid, uint32_t *status);
+
+/* containerd.task.v2 requests (one decoder; kind names the message) */
+enum { TREQ_PLAIN, TREQ_CREATE, TREQ_KILL, TREQ_CLOSEIO, TREQ_SHUTDOWN };
+typedef struct {
+	char *type, *source, *target;
+	char **options;			/* NULL-terminated */
+	size_t nopt;
+} TaskMount;
+typedef struct {
+	char *id, *execid, *bundle, *fin, *fout, *ferr;	/* stdio FIFO paths */
+	int terminal, checkpoint, all, closestdin, now;
+	uint32_t signal;
+	TaskMount *rootfs;
+	size_t nrootfs;
+} TaskReq;
+int pr_taskreq(const uint8_t *p, size_t n, int kind, TaskReq *r);
+void taskreq_free(TaskReq *r);
+void pb_time(Pb *pb, uint32_t field, uint64_t ns);	/* Timestamp, ns since the epoch */
+void pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
+    const char *name, const Pb *event);
 
 /*
  * ttrpc.c: containerd's ttrpc over any stream fd, non-blocking, in the
@@ -201,6 +295,15 @@ void virtio_irq(VirtioDev *d);		/* used buffers: raise the interrupt */
 void virtio_free(VirtioDev *d);
 size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len);
 size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
+
+/*
+ * rootfs.c: virtio-fs served in-process, a FUSE server over the device's
+ * virtqueues. Every request is confined to the shared directory dir.
+ */
+typedef struct Vfs Vfs;
+Vfs *vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err);
+VirtioDev *vfs_dev(Vfs *f);
+void vfs_free(Vfs *f);
 
 /*
  * vsock.c: a virtio-vsock device whose host side lives in this process.

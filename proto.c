@@ -10,6 +10,7 @@
  * pb_close writes the length and moves the body when it needs more.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "husk.h"
@@ -342,4 +343,253 @@ pr_health(const uint8_t *p, size_t n, AgentHealth *h)
 		}
 	}
 	return st;
+}
+
+/*
+ * husk.agent.v1: every request is one AgentReq message; each method reads
+ * the fields it needs. Replies are AgentResp.
+ */
+void
+pb_agentreq(Pb *pb, const AgentReq *r)
+{
+	pb_str(pb, 1, r->id);
+	pb_bytes(pb, 2, r->config, r->configlen);
+	pb_uint(pb, 3, r->iport);
+	pb_uint(pb, 4, r->oport);
+	pb_uint(pb, 5, r->eport);
+	pb_bool(pb, 6, r->terminal);
+	pb_uint(pb, 7, r->signal);
+	pb_bool(pb, 8, r->all);
+}
+
+static int
+pf_u32(const Pf *f, uint32_t *v)
+{
+	if (f->wt != PB_VARINT || f->u > UINT32_MAX)
+		return -1;
+	*v = f->u;
+	return 0;
+}
+
+static int
+pf_bool(const Pf *f, int *v)
+{
+	if (f->wt != PB_VARINT)
+		return -1;
+	*v = f->u != 0;
+	return 0;
+}
+
+int
+pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
+{
+	Pr rd;
+	Pf f;
+	int st = 0, bad = 0;
+
+	memset(r, 0, sizeof(*r));
+	pr_init(&rd, p, n);
+	while (!bad && (st = pr_next(&rd, &f)) > 0) {
+		switch (f.field) {
+		case 1: free(r->id); r->id = NULL; bad = pf_str(&f, &r->id); break;
+		case 2:
+			if (f.wt != PB_BYTES) {
+				bad = -1;
+				break;
+			}
+			free(r->config);
+			r->config = emalloc(f.n + 1);
+			memcpy(r->config, f.b, f.n);
+			r->config[f.n] = '\0';
+			r->configlen = f.n;
+			break;
+		case 3: bad = pf_u32(&f, &r->iport); break;
+		case 4: bad = pf_u32(&f, &r->oport); break;
+		case 5: bad = pf_u32(&f, &r->eport); break;
+		case 6: bad = pf_bool(&f, &r->terminal); break;
+		case 7: bad = pf_u32(&f, &r->signal); break;
+		case 8: bad = pf_bool(&f, &r->all); break;
+		}
+	}
+	if (bad || st < 0 || !r->id) {
+		agentreq_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+agentreq_free(AgentReq *r)
+{
+	free(r->id);
+	free(r->config);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+pb_agentresp(Pb *pb, uint32_t pid, uint32_t status)
+{
+	pb_uint(pb, 1, pid);
+	pb_uint(pb, 2, status);
+}
+
+int
+pr_agentresp(const uint8_t *p, size_t n, uint32_t *pid, uint32_t *status)
+{
+	Pr rd;
+	Pf f;
+	int st = 0, bad = 0;
+
+	*pid = *status = 0;
+	pr_init(&rd, p, n);
+	while (!bad && (st = pr_next(&rd, &f)) > 0) {
+		if (f.field == 1)
+			bad = pf_u32(&f, pid);
+		else if (f.field == 2)
+			bad = pf_u32(&f, status);
+	}
+	return bad || st < 0 ? -1 : 0;
+}
+
+/*
+ * containerd.task.v2 requests. The messages share id = 1 and exec_id = 2;
+ * the rest depends on the message, named by kind.
+ */
+static int
+pr_mount(const Pf *m, TaskMount *tm)
+{
+	Pr rd;
+	Pf f;
+	char *s;
+	int st = 0, bad = 0;
+
+	pr_init(&rd, m->b, m->n);
+	while (!bad && (st = pr_next(&rd, &f)) > 0) {
+		switch (f.field) {
+		case 1: free(tm->type); tm->type = NULL; bad = pf_str(&f, &tm->type); break;
+		case 2: free(tm->source); tm->source = NULL; bad = pf_str(&f, &tm->source); break;
+		case 3: free(tm->target); tm->target = NULL; bad = pf_str(&f, &tm->target); break;
+		case 4:
+			if (tm->nopt >= 256 || pf_str(&f, &s) < 0) {
+				bad = -1;
+				break;
+			}
+			tm->options = erealloc(tm->options, (tm->nopt + 2) * sizeof(char *));
+			tm->options[tm->nopt++] = s;
+			tm->options[tm->nopt] = NULL;
+			break;
+		}
+	}
+	return bad || st < 0 ? -1 : 0;
+}
+
+int
+pr_taskreq(const uint8_t *p, size_t n, int kind, TaskReq *r)
+{
+	Pr rd;
+	Pf f;
+	char **s;
+	int st = 0, bad = 0;
+
+	memset(r, 0, sizeof(*r));
+	pr_init(&rd, p, n);
+	while (!bad && (st = pr_next(&rd, &f)) > 0) {
+		s = NULL;
+		if (f.field == 1)
+			s = &r->id;
+		else if (f.field == 2 && kind == TREQ_CREATE)
+			s = &r->bundle;
+		else if (f.field == 2 && kind != TREQ_SHUTDOWN)
+			s = &r->execid;
+		else if (kind == TREQ_CREATE && f.field >= 5 && f.field <= 7)
+			s = f.field == 5 ? &r->fin : f.field == 6 ? &r->fout : &r->ferr;
+		if (s) {
+			free(*s);
+			*s = NULL;
+			bad = pf_str(&f, s);
+			continue;
+		}
+		switch (kind * 100 + f.field) {
+		case TREQ_CREATE * 100 + 3:
+			if (f.wt != PB_BYTES || r->nrootfs >= 16) {
+				bad = -1;
+				break;
+			}
+			r->rootfs = erealloc(r->rootfs, (r->nrootfs + 1) * sizeof(TaskMount));
+			memset(&r->rootfs[r->nrootfs], 0, sizeof(TaskMount));
+			bad = pr_mount(&f, &r->rootfs[r->nrootfs++]);
+			break;
+		case TREQ_CREATE * 100 + 4: bad = pf_bool(&f, &r->terminal); break;
+		case TREQ_CREATE * 100 + 8:
+			r->checkpoint = f.wt == PB_BYTES && f.n > 0;
+			break;
+		case TREQ_KILL * 100 + 3: bad = pf_u32(&f, &r->signal); break;
+		case TREQ_KILL * 100 + 4: bad = pf_bool(&f, &r->all); break;
+		case TREQ_CLOSEIO * 100 + 3: bad = pf_bool(&f, &r->closestdin); break;
+		case TREQ_SHUTDOWN * 100 + 2: bad = pf_bool(&f, &r->now); break;
+		}
+	}
+	if (bad || st < 0) {
+		taskreq_free(r);
+		return -1;
+	}
+	if (!r->id)
+		r->id = estrdup("");
+	return 0;
+}
+
+void
+taskreq_free(TaskReq *r)
+{
+	size_t i, j;
+
+	free(r->id);
+	free(r->execid);
+	free(r->bundle);
+	free(r->fin);
+	free(r->fout);
+	free(r->ferr);
+	for (i = 0; i < r->nrootfs; i++) {
+		free(r->rootfs[i].type);
+		free(r->rootfs[i].source);
+		free(r->rootfs[i].target);
+		for (j = 0; j < r->rootfs[i].nopt; j++)
+			free(r->rootfs[i].options[j]);
+		free(r->rootfs[i].options);
+	}
+	free(r->rootfs);
+	memset(r, 0, sizeof(*r));
+}
+
+/* google.protobuf.Timestamp from nanoseconds since the epoch */
+void
+pb_time(Pb *pb, uint32_t field, uint64_t ns)
+{
+	size_t m = pb_open(pb, field);
+
+	pb_uint(pb, 1, ns / 1000000000);
+	pb_uint(pb, 2, ns % 1000000000);
+	pb_close(pb, m);
+}
+
+/*
+ * containerd.services.events.ttrpc.v1.ForwardRequest: an Envelope with
+ * the event as a google.protobuf.Any named "containerd.events.<Name>".
+ */
+void
+pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
+    const char *name, const Pb *event)
+{
+	size_t env = pb_open(pb, 1), any;
+	char url[128];
+
+	pb_time(pb, 1, ns);
+	pb_str(pb, 2, namespace);
+	pb_str(pb, 3, topic);
+	any = pb_open(pb, 4);
+	snprintf(url, sizeof(url), "containerd.events.%s", name);
+	pb_str(pb, 1, url);
+	pb_bytes(pb, 2, event->b, event->n);
+	pb_close(pb, any);
+	pb_close(pb, env);
 }

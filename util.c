@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/timerfd.h>
 
 #include "husk.h"
@@ -236,6 +237,26 @@ loop_del(Watch *w)
 	w->dead = 1;
 }
 
+/* ask for want, given that *cur is asked for now (0: not in the set) */
+int
+loop_set(Watch *w, uint32_t *cur, uint32_t want)
+{
+	int r = 0;
+
+	if (want == *cur)
+		return 0;
+	if (!*cur)
+		r = loop_add(w, want);
+	else if (!want)
+		loop_del(w);
+	else
+		r = loop_mod(w, want);
+	if (r < 0)
+		return -1;
+	*cur = want;
+	return 0;
+}
+
 void
 loop_defer(void (*fn)(void *), void *arg)
 {
@@ -299,4 +320,42 @@ gm_ptr(const GuestMem *gm, uint64_t gpa, uint64_t len)
 	if (gpa > gm->size || len > gm->size - gpa)
 		return NULL;
 	return gm->base + gpa;
+}
+
+/* mount options: flags, and the rest as data */
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+} mopts[] = {
+	{ "ro", MS_RDONLY, 0 },		{ "rw", 0, MS_RDONLY },
+	{ "nosuid", MS_NOSUID, 0 },	{ "suid", 0, MS_NOSUID },
+	{ "nodev", MS_NODEV, 0 },	{ "dev", 0, MS_NODEV },
+	{ "noexec", MS_NOEXEC, 0 },	{ "exec", 0, MS_NOEXEC },
+	{ "sync", MS_SYNCHRONOUS, 0 },	{ "async", 0, MS_SYNCHRONOUS },
+	{ "noatime", MS_NOATIME, 0 },	{ "atime", 0, MS_NOATIME },
+	{ "nodiratime", MS_NODIRATIME, 0 }, { "relatime", MS_RELATIME, 0 },
+	{ "strictatime", MS_STRICTATIME, 0 }, { "bind", MS_BIND, 0 },
+	{ "rbind", MS_BIND | MS_REC, 0 }, { "private", 0, 0 },
+	{ "rprivate", 0, 0 },		{ "shared", 0, 0 },
+	{ "rshared", 0, 0 },		{ "slave", 0, 0 },
+	{ "rslave", 0, 0 },		{ "remount", MS_REMOUNT, 0 },
+};
+
+void
+mountopts(char **opts, unsigned long *flags, char *data, size_t n)
+{
+	size_t i, len = 0;
+
+	*flags = 0;
+	data[0] = '\0';
+	for (; opts && *opts; opts++) {
+		for (i = 0; i < LEN(mopts) && strcmp(mopts[i].name, *opts); i++)
+			;
+		if (i < LEN(mopts)) {
+			*flags = (*flags | mopts[i].set) & ~mopts[i].clear;
+		} else if (len + strlen(*opts) + 2 < n) {
+			len += snprintf(data + len, n - len, "%s%s",
+			    len ? "," : "", *opts);
+		}
+	}
 }

@@ -14,6 +14,10 @@
  * BUFALLOC bytes the same way and counts as consumed only what reached
  * wfd; a guest that sends past that is reset, so memory stays bounded.
  *
+ * rfd is read only after epoll said it is readable: a containerd FIFO
+ * whose writer has not opened it yet reads as EOF, but does not poll
+ * readable, so polling first keeps that from ending stdin early.
+ *
  * Shutdown: EOF on rfd sends SHUTDOWN(SEND); the guest's SHUTDOWN(SEND)
  * closes wfd once every byte is written. When both directions are done
  * husk answers RST and frees the connection. Packets husk must send while
@@ -65,6 +69,7 @@ struct Conn {
 	/* to the guest */
 	uint32_t peeralloc, peerfwd, txcnt;
 	int rdone;		/* no more to send: rfd EOF or the guest shut RCV */
+	int rready;		/* epoll said rfd is readable; read only then */
 	int rxwait;		/* waiting for rx buffers */
 	/* from the guest */
 	uint8_t *buf;		/* backlog for wfd, BUFALLOC bytes while used */
@@ -262,22 +267,9 @@ hportused(Vsock *v, uint32_t hport)
 static void
 setwatch(Watch *w, int fd, uint32_t *cur, uint32_t want)
 {
-	int r = 0;
-
-	if (want == *cur)
-		return;
 	w->fd = fd;
-	if (!*cur)
-		r = loop_add(w, want);
-	else if (!want)
-		loop_del(w);
-	else
-		r = loop_mod(w, want);
-	if (r < 0) {
+	if (loop_set(w, cur, want) < 0)
 		logmsg(LWARN, "vsock: epoll on fd %d:", fd);
-		return;
-	}
-	*cur = want;
 }
 
 static uint32_t
@@ -502,8 +494,10 @@ fill(Conn *c)
 			;
 		if (n < 0) {
 			vq_unpop(q);
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->rready = 0;
 				break;
+			}
 			logmsg(LINFO, "vsock: port %u: read:", c->hport);
 			drop(c, 1);
 			break;
@@ -607,8 +601,10 @@ rwready(Watch *w, uint32_t ev)
 	if (!c->dead && (w == &c->ww || c->wfd == c->rfd) &&
 	    (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->bufn > c->bufoff)
 		drain(c);
-	if (!c->dead && w == &c->rw && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (!c->dead && w == &c->rw && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		c->rready = 1;
 		fill(c);
+	}
 	update(c);
 	pump(v);
 	irqflush(v);
@@ -789,8 +785,10 @@ packet(Vsock *v, const Hdr *h, const Vchain *ch)
 		drop(c, 1);
 		return;
 	}
-	if (!c->dead)
+	if (!c->dead && c->rready)
 		fill(c);	/* the guest's credit may have grown */
+	else if (!c->dead)
+		update(c);	/* poll rfd now that it may be read */
 }
 
 static void

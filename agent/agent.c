@@ -5,12 +5,31 @@
  * serves husk's agent API (husk.agent.v1.Agent) over ttrpc on vsock port
  * 1024, one ttrpc connection per accepted socket, all in one epoll loop.
  *
+ * Containers, like a tiny runc: Create parses the OCI config.json (the
+ * same json.c as the host), connects the stdio streams to the host ports
+ * it was given, and clones the container's init into new mount, PID, IPC
+ * and UTS namespaces. The child mounts the container's root from
+ * virtio-fs (/run/husk/fs/<id>, the host's shared directory), the OCI
+ * mounts, pivots into it, applies hostname and rlimits, then waits on a
+ * pipe; Start lets it set its ids and exec. A second pipe, closed on exec,
+ * carries setup and exec errors back as text.
+ *
+ * Stdio: the process gets pipes (a socket as stdout breaks reopening
+ * /dev/stdout); the agent copies between them and the vsock streams in
+ * the loop. An exit is reported (Wait) only when the process is reaped
+ * and its stdout and stderr reached EOF, were written out, and the host
+ * closed its end: by then every byte is in containerd's FIFO.
+ *
  * With "husk.poweroff" on the kernel command line it powers the VM off as
  * soon as the mounts are done: the trivial init the boot benchmark uses.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <grp.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +37,10 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,6 +70,18 @@ static Watch lsnw = { -1, NULL, NULL, 0 };
 static Watch sigw = { -1, NULL, NULL, 0 };
 static Watch offw = { -1, NULL, NULL, 0 };
 
+static int
+writestr(const char *path, const char *s)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = writeall(fd, s, strlen(s)) < 0 ? -1 : 0;
+	close(fd);
+	return r;
+}
+
 static void
 setup(void)
 {
@@ -59,6 +94,8 @@ setup(void)
 			warn("mount %s:", mounts[i].dst);
 	}
 	mkdir("/tmp", 01777);
+	/* containers get their resources from these controllers */
+	writestr("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu");
 }
 
 static int
@@ -190,10 +227,721 @@ shutdown_(TtrpcCall *c, const uint8_t *req, size_t n)
 		poweroff();
 }
 
+/* containers */
+enum { CREATED, RUNNING, EXITED };
+#define FSDIR	"/run/husk/fs"		/* the virtio-fs share, tag "husk" */
+
+typedef struct Ctr Ctr;
+typedef struct {
+	Ctr *c;
+	int from, to;		/* -1 once closed */
+	int tosock;		/* to is the vsock stream: shut it, await the host */
+	Watch rw, ww;
+	uint32_t rev, wev;
+	char buf[65536];
+	size_t off, n;
+	int eof, done;
+} Copy;
+struct Ctr {
+	char *id;
+	pid_t pid;
+	int state, status;
+	int startfd;		/* write end of the start pipe */
+	int errfd;		/* read end of the error pipe, closed on exec */
+	Copy *io[3];
+	TtrpcCall **waiters;
+	size_t nwait;
+	Ctr *next;
+};
+
+static Ctr *ctrs;
+
+static Ctr *
+findctr(const char *id)
+{
+	Ctr *c;
+
+	for (c = ctrs; c && strcmp(c->id, id); c = c->next)
+		;
+	return c;
+}
+
+static int
+iodone(Ctr *c)
+{
+	return (!c->io[1] || c->io[1]->done) && (!c->io[2] || c->io[2]->done);
+}
+
+/* the exit is reported once the process is gone and its output delivered */
+static void
+settle(Ctr *c)
+{
+	Pb pb = { 0 };
+	size_t i;
+
+	if (c->state != EXITED || !iodone(c))
+		return;
+	pb_agentresp(&pb, c->pid, c->status);
+	for (i = 0; i < c->nwait; i++)
+		ttrpc_reply(c->waiters[i], RPC_OK, NULL, pb.b, pb.n);
+	c->nwait = 0;
+	pb_free(&pb);
+}
+
+static void
+copyclose(Copy *k)
+{
+	loop_set(&k->rw, &k->rev, 0);
+	loop_set(&k->ww, &k->wev, 0);
+	if (k->from >= 0)
+		close(k->from);
+	if (k->to >= 0)
+		close(k->to);
+	k->from = k->to = -1;
+}
+
+/* move bytes from -> to while both can; EOF passes on */
+static void
+copyio(Copy *k)
+{
+	ssize_t n;
+	char x;
+
+	while (!k->done) {
+		if (k->eof && k->off == k->n) {
+			if (k->from >= 0) {
+				loop_set(&k->rw, &k->rev, 0);
+				close(k->from);
+				k->from = -1;
+			}
+			if (!k->tosock) {
+				copyclose(k);
+				k->done = 1;
+				break;
+			}
+			/* shut the stream, then wait for the host's close */
+			shutdown(k->to, SHUT_WR);
+			n = read(k->to, &x, 1);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			copyclose(k);
+			k->done = 1;
+			break;
+		}
+		if (k->off == k->n) {
+			n = read(k->from, k->buf, sizeof(k->buf));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0) {
+				k->eof = 1;
+				continue;
+			}
+			k->off = 0;
+			k->n = n;
+		}
+		n = write(k->to, k->buf + k->off, k->n - k->off);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			/* the reader is gone: drain and drop the rest */
+			k->off = k->n;
+			if (k->tosock) {
+				k->tosock = 0;
+				k->eof = 1;
+			}
+			continue;
+		}
+		k->off += n;
+	}
+	if (k->done) {
+		settle(k->c);
+		return;
+	}
+	k->rw.fd = k->from;
+	k->ww.fd = k->to;
+	if (k->from >= 0)
+		loop_set(&k->rw, &k->rev, k->off == k->n && !k->eof ? EPOLLIN : 0);
+	loop_set(&k->ww, &k->wev, k->off < k->n ? EPOLLOUT :
+	    k->eof ? EPOLLIN | EPOLLRDHUP : 0);
+}
+
+static void
+copycb(Watch *w, uint32_t ev)
+{
+	(void)ev;
+	copyio(w->arg);
+}
+
+static Copy *
+newcopy(Ctr *c, int from, int to, int tosock)
+{
+	Copy *k = ecalloc(1, sizeof(*k));
+
+	k->c = c;
+	k->from = from;
+	k->to = to;
+	k->tosock = tosock;
+	k->rw.fn = k->ww.fn = copycb;
+	k->rw.arg = k->ww.arg = k;
+	k->rw.fd = from;
+	k->ww.fd = to;
+	setnonblock(from, 1);
+	setnonblock(to, 1);
+	return k;
+}
+
+static void
+freectr(Ctr *c)
+{
+	Ctr **pp;
+	size_t i;
+	char path[PATH_MAX];
+
+	for (pp = &ctrs; *pp && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = c->next;
+	for (i = 0; i < 3; i++) {
+		if (c->io[i]) {
+			copyclose(c->io[i]);
+			loop_defer(free, c->io[i]);
+		}
+	}
+	for (i = 0; i < c->nwait; i++)
+		ttrpc_reply(c->waiters[i], RPC_NOTFOUND, "container removed", NULL, 0);
+	if (c->startfd >= 0)
+		close(c->startfd);
+	if (c->errfd >= 0)
+		close(c->errfd);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", c->id);
+	rmdir(path);
+	free(c->waiters);
+	free(c->id);
+	free(c);
+}
+
+/* a container's init was reaped */
+static void
+exited(pid_t pid, int st)
+{
+	Ctr *c;
+
+	for (c = ctrs; c && c->pid != pid; c = c->next)
+		;
+	if (!c || c->state == EXITED)
+		return;
+	c->state = EXITED;
+	c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (c->io[0] && !c->io[0]->done) {	/* nobody reads stdin now */
+		copyclose(c->io[0]);
+		c->io[0]->done = 1;
+	}
+	settle(c);
+}
+
+/* a stream to the host's vsock port; -1 on error */
+static int
+hostport(uint32_t port)
+{
+	struct sockaddr_vm sa;
+	int fd;
+
+	if ((fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.svm_family = AF_VSOCK;
+	sa.svm_cid = VMADDR_CID_HOST;
+	sa.svm_port = port;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* the guest cgroup of a container: OCI resources, then the process */
+static void
+cgroup(const char *id, const OciSpec *s, pid_t pid)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], v[64];
+
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s", id);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		warn("cgroup %s:", dir);
+		return;
+	}
+#define CG(file, ...) do { \
+	snprintf(path, sizeof(path), "%s/%s", dir, file); \
+	snprintf(v, sizeof(v), __VA_ARGS__); \
+	if (writestr(path, v) < 0) \
+		warn("%s = %s:", path, v); \
+} while (0)
+	if (s->memlimit > 0)
+		CG("memory.max", "%lld", (long long)s->memlimit);
+	if (s->pidslimit > 0)
+		CG("pids.max", "%lld", (long long)s->pidslimit);
+	if (s->cpuquota > 0)
+		CG("cpu.max", "%lld %llu", (long long)s->cpuquota,
+		    (unsigned long long)(s->cpuperiod ? s->cpuperiod : 100000));
+	if (s->cpushares >= 2)
+		CG("cpu.weight", "%llu", (unsigned long long)
+		    (1 + (MIN(s->cpushares, 262144) - 2) * 9999 / 262142));
+	CG("cgroup.procs", "%d", (int)pid);
+#undef CG
+}
+
+/* mkdir -p, or create the file a bind mount of a file needs */
+static int
+mkpath(char *path, int file)
+{
+	char *p;
+	int fd;
+
+	for (p = path + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (!file)
+		return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return errno == EISDIR ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
+/* the child: say what went wrong on the error pipe and end */
+static void
+fail(int errfd, const char *fmt, ...)
+{
+	char msg[ERRLEN];
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " %s",
+		    strerror(e));
+	writeall(errfd, msg, strlen(msg));
+	_exit(127);
+}
+
+static void
+ocimounts(const OciSpec *s, const char *root, int errfd)
+{
+	static const struct { const char *name; mode_t mode; dev_t dev; } nodes[] = {
+		{ "null", 020666, 0x103 }, { "zero", 020666, 0x105 },
+		{ "full", 020666, 0x107 }, { "random", 020666, 0x108 },
+		{ "urandom", 020666, 0x109 }, { "tty", 020666, 0x500 },
+	};
+	static const char *links[][2] = {
+		{ "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+		{ "pts/ptmx", "ptmx" },
+	};
+	char dst[PATH_MAX], data[1024], path[PATH_MAX + 16];
+	unsigned long flags;
+	const char *type, *src;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < s->nmounts; i++) {
+		OciMount *m = &s->mounts[i];
+
+		if (m->dest[0] != '/' || strstr(m->dest, "/../") ||
+		    snprintf(dst, sizeof(dst), "%s%s", root, m->dest) >= (int)sizeof(dst))
+			fail(errfd, "mount %s: the destination must be an absolute path", m->dest);
+		mountopts(m->options, &flags, data, sizeof(data));
+		type = m->type ? m->type : "";
+		src = m->source ? m->source : type;
+		if (!strcmp(type, "bind"))
+			flags |= MS_BIND;
+		if (flags & MS_BIND) {
+			if (stat(src, &st) < 0) {
+				warn("container mount %s: bind source %s is not "
+				    "in the guest: skipped", m->dest, src);
+				continue;
+			}
+			if (mkpath(dst, !S_ISDIR(st.st_mode)) < 0)
+				fail(errfd, "mount %s: mkdir:", m->dest);
+			if (mount(src, dst, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+				fail(errfd, "mount %s: bind %s:", m->dest, src);
+			if ((flags & ~(MS_BIND | MS_REC)) && mount(NULL, dst, NULL,
+			    MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0)
+				fail(errfd, "mount %s: remount:", m->dest);
+			continue;
+		}
+		if (mkpath(dst, 0) < 0)
+			fail(errfd, "mount %s: mkdir:", m->dest);
+		if (!strcmp(type, "cgroup"))	/* the guest has cgroup2 only */
+			type = "cgroup2", src = "cgroup2", data[0] = '\0';
+		if (mount(src, dst, type, flags, data[0] ? data : NULL) < 0) {
+			if (!strcmp(type, "cgroup2") || !strcmp(type, "mqueue")) {
+				warn("container mount %s (%s):", m->dest, type);
+				continue;
+			}
+			fail(errfd, "mount %s (%s):", m->dest, type);
+		}
+	}
+	/* a tmpfs /dev gets the usual nodes and links */
+	snprintf(path, sizeof(path), "%s/dev/null", root);
+	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		for (i = 0; i < LEN(nodes); i++) {
+			snprintf(path, sizeof(path), "%s/dev/%s", root, nodes[i].name);
+			unlink(path);
+			if (mknod(path, nodes[i].mode, makedev(nodes[i].dev >> 8,
+			    nodes[i].dev & 0xff)) < 0)
+				warn("mknod %s:", path);
+			chmod(path, nodes[i].mode & 0777);
+		}
+		for (i = 0; i < LEN(links); i++) {
+			snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);
+			symlink(links[i][0], path);
+		}
+	}
+}
+
+/* the container's init, in its new namespaces; never returns */
+static void
+child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
+{
+	extern char **environ;
+	size_t i;
+	char x;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail(errfd, "make / private:");
+	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		fail(errfd, "bind the root %s:", root);
+	ocimounts(s, root, errfd);
+	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+		fail(errfd, "hostname %s:", s->hostname);
+	if (chdir(root) < 0)
+		fail(errfd, "chdir %s:", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(errfd, "pivot_root:");
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(errfd, "detach the old root:");
+	if (chdir("/") < 0)
+		fail(errfd, "chdir /:");
+	if (s->rootro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND |
+	    MS_RDONLY, NULL) < 0)
+		fail(errfd, "read-only root:");
+	for (i = 0; i < s->nrlimits; i++) {
+		struct rlimit rl = { s->rlimits[i].soft, s->rlimits[i].hard };
+
+		if (setrlimit(s->rlimits[i].resource, &rl) < 0)
+			fail(errfd, "rlimit %d:", s->rlimits[i].resource);
+	}
+	for (i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			fail(errfd, "stdio:");
+	setsid();
+	/* ready: wait for Start (EOF without a byte: the container is gone) */
+	if (write(errfd, "", 1) != 1 || read(startfd, &x, 1) != 1)
+		_exit(127);
+	close(startfd);
+	if (setgroups(s->ngids, s->gids) < 0)
+		fail(errfd, "setgroups:");
+	if (setgid(s->gid) < 0)
+		fail(errfd, "setgid %u:", s->gid);
+	if (setuid(s->uid) < 0)
+		fail(errfd, "setuid %u:", s->uid);
+	if (s->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(errfd, "no_new_privs:");
+	if (s->hasumask)
+		umask(s->umask);
+	if (chdir(s->cwd) < 0)
+		fail(errfd, "cwd %s:", s->cwd);
+	environ = s->env;
+	execvp(s->args[0], s->args);
+	fail(errfd, "exec %s:", s->args[0]);
+}
+
+/* read the child's word on the error pipe: 0 ready or exec'd, -1 failed */
+static int
+childword(int fd, char *msg, size_t n)
+{
+	ssize_t r;
+
+	msg[0] = '\0';
+	while ((r = read(fd, msg, 1)) < 0 && errno == EINTR)
+		;
+	if (r <= 0)
+		return r == 0 ? 0 : -1;	/* EOF: exec closed it */
+	if (msg[0] == '\0')
+		return 0;		/* ready */
+	r = readall(fd, msg + 1, n - 2);
+	msg[r > 0 ? r + 1 : 1] = '\0';
+	return -1;
+}
+
+static int
+validid(const char *id)
+{
+	return id[0] && strlen(id) < 128 && !strchr(id, '/') &&
+	    strcmp(id, ".") && strcmp(id, "..");
+}
+
+static void
+create(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	OciSpec s;
+	Ctr *c;
+	Pb pb = { 0 };
+	char err[ERRLEN], root[PATH_MAX];
+	int fds[3] = { -1, -1, -1 }, pfd[2], sp[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int mine[3] = { -1, -1, -1 }, socks[3] = { -1, -1, -1 };
+	uint32_t ports[3];
+	pid_t pid;
+	int i, code = RPC_INTERNAL;
+
+	memset(&s, 0, sizeof(s));
+	if (pr_agentreq(req, n, &r) < 0) {
+		ttrpc_reply(call, RPC_INVALID, "malformed Create request", NULL, 0);
+		return;
+	}
+	err[0] = '\0';
+	if (!validid(r.id)) {
+		code = RPC_INVALID;
+		seterr(err, "invalid container id '%s'", r.id);
+		goto out;
+	}
+	if (findctr(r.id)) {
+		code = RPC_EXISTS;
+		seterr(err, "container %s exists", r.id);
+		goto out;
+	}
+	if (!r.config || oci_parse(&s, r.config, r.configlen, err) < 0) {
+		code = RPC_INVALID;
+		if (!r.config)
+			seterr(err, "no config.json in the request");
+		goto out;
+	}
+	if (!s.args[0]) {
+		code = RPC_INVALID;
+		seterr(err, "config.json: process.args is empty");
+		goto out;
+	}
+	mkdir("/run/husk", 0700);
+	mkdir(FSDIR, 0755);
+	if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
+		seterr(err, "mount the virtio-fs share:");
+		goto out;
+	}
+	snprintf(root, sizeof(root), FSDIR "/%s", r.id);
+	if (access(root, F_OK) < 0) {
+		seterr(err, "container root %s:", root);
+		goto out;
+	}
+	ports[0] = r.iport;
+	ports[1] = r.oport;
+	ports[2] = r.eport;
+	for (i = 0; i < 3; i++) {
+		if (!ports[i]) {
+			if ((fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+				seterr(err, "/dev/null:");
+				goto out;
+			}
+			continue;
+		}
+		if ((socks[i] = hostport(ports[i])) < 0) {
+			seterr(err, "stdio stream to host port %u:", ports[i]);
+			goto out;
+		}
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			seterr(err, "pipe:");
+			goto out;
+		}
+		fds[i] = pfd[i == 0 ? 0 : 1];
+		mine[i] = pfd[i == 0 ? 1 : 0];
+	}
+	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		seterr(err, "pipe:");
+		goto out;
+	}
+	pid = syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+	    CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		seterr(err, "clone:");
+		goto out;
+	}
+	if (pid == 0) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigprocmask(SIG_SETMASK, &set, NULL);
+		close(sp[1]);
+		close(ep[0]);
+		child(&s, root, fds, sp[0], ep[1]);
+	}
+	close(sp[0]);
+	close(ep[1]);
+	sp[0] = ep[1] = -1;
+	if (childword(ep[0], err, sizeof(err)) < 0) {
+		if (!err[0])
+			seterr(err, "the container's init died during setup");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	c = ecalloc(1, sizeof(*c));
+	c->id = r.id;
+	r.id = NULL;
+	c->pid = pid;
+	c->state = CREATED;
+	c->startfd = sp[1];
+	c->errfd = ep[0];
+	sp[1] = ep[0] = -1;
+	for (i = 0; i < 3; i++) {
+		if (socks[i] < 0)
+			continue;
+		c->io[i] = i == 0 ? newcopy(c, socks[i], mine[i], 0) :
+		    newcopy(c, mine[i], socks[i], 1);
+		socks[i] = mine[i] = -1;
+	}
+	c->next = ctrs;
+	ctrs = c;
+	cgroup(c->id, &s, pid);
+	for (i = 0; i < 3; i++)
+		if (c->io[i])
+			copyio(c->io[i]);
+	pb_agentresp(&pb, pid, 0);
+	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	code = RPC_OK;
+out:
+	if (code != RPC_OK)
+		ttrpc_reply(call, code, err, NULL, 0);
+	for (i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (mine[i] >= 0)
+			close(mine[i]);
+		if (socks[i] >= 0)
+			close(socks[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		if (sp[i] >= 0)
+			close(sp[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	oci_free(&s);
+	agentreq_free(&r);
+}
+
+/* find the request's container, or answer NOT_FOUND */
+static Ctr *
+reqctr(TtrpcCall *call, const uint8_t *req, size_t n, AgentReq *r)
+{
+	char msg[ERRLEN];
+	Ctr *c;
+
+	if (pr_agentreq(req, n, r) < 0) {
+		ttrpc_reply(call, RPC_INVALID, "malformed request", NULL, 0);
+		return NULL;
+	}
+	if (!(c = findctr(r->id))) {
+		seterr(msg, "container %s not found", r->id);
+		ttrpc_reply(call, RPC_NOTFOUND, msg, NULL, 0);
+		agentreq_free(r);
+	}
+	return c;
+}
+
+static void
+start(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+	Pb pb = { 0 };
+	char err[ERRLEN];
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	if (c->state != CREATED) {
+		ttrpc_reply(call, RPC_PRECONDITION, "container already started", NULL, 0);
+	} else if (write(c->startfd, "", 1) != 1 || childword(c->errfd, err,
+	    sizeof(err)) < 0) {
+		if (!err[0])
+			seterr(err, "the container's init died before exec");
+		c->state = RUNNING;
+		ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
+	} else {
+		c->state = c->state == CREATED ? RUNNING : c->state;
+		pb_agentresp(&pb, c->pid, 0);
+		ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+		pb_free(&pb);
+	}
+	close(c->startfd);
+	c->startfd = -1;
+	agentreq_free(&r);
+}
+
+static void
+signal_(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	if (r.signal < 1 || r.signal >= 65)
+		ttrpc_reply(call, RPC_INVALID, "invalid signal", NULL, 0);
+	else if (c->state != EXITED && kill(c->pid, r.signal) < 0 && errno != ESRCH)
+		ttrpc_reply(call, RPC_INTERNAL, strerror(errno), NULL, 0);
+	else
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	agentreq_free(&r);
+}
+
+static void
+wait_(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	c->waiters = erealloc(c->waiters, (c->nwait + 1) * sizeof(*c->waiters));
+	c->waiters[c->nwait++] = call;
+	settle(c);
+	agentreq_free(&r);
+}
+
+static void
+remove_(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	if (c->state != EXITED) {
+		ttrpc_reply(call, RPC_PRECONDITION, "container is running", NULL, 0);
+	} else {
+		freectr(c);
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	}
+	agentreq_free(&r);
+}
+
 static const TtrpcMethod methods[] = {
 	/* service          method      handler */
 	{ AGENT_SERVICE,    "Health",   health },
 	{ AGENT_SERVICE,    "Shutdown", shutdown_ },
+	{ AGENT_SERVICE,    "Create",   create },
+	{ AGENT_SERVICE,    "Start",    start },
+	{ AGENT_SERVICE,    "Signal",   signal_ },
+	{ AGENT_SERVICE,    "Wait",     wait_ },
+	{ AGENT_SERVICE,    "Remove",   remove_ },
 };
 
 static void
@@ -226,12 +974,14 @@ static void
 reap(Watch *w, uint32_t ev)
 {
 	struct signalfd_siginfo si;
+	pid_t pid;
+	int st;
 
 	(void)ev;
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si))
 		;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		exited(pid, st);
 }
 
 static int
@@ -254,15 +1004,49 @@ listenvsock(uint32_t port)
 	return fd;
 }
 
+/*
+ * The initramfs is the kernel's rootfs, which pivot_root cannot leave, so
+ * containers could not pivot out of it. Before anything else the agent
+ * moves itself to a tmpfs root (as switch_root does) and execs again.
+ */
+static void
+reroot(char *argv0_)
+{
+	static char *args[] = { "/init", "rerooted", NULL };
+	char buf[65536];
+	ssize_t n;
+	int in, out = -1;
+
+	if (mkdir("/.root", 0755) < 0 ||
+	    mount("tmpfs", "/.root", "tmpfs", MS_NOSUID, "mode=0755") < 0)
+		die("agent root tmpfs:");
+	mkdir("/.root/dev", 0755);
+	if ((in = open(argv0_[0] == '/' ? argv0_ : "/init", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (out = open("/.root/init", O_WRONLY | O_CREAT | O_CLOEXEC, 0755)) < 0)
+		die("copy the agent:");
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (writeall(out, buf, n) < 0)
+			die("copy the agent:");
+	close(in);
+	close(out);
+	unlink("/init");	/* the initramfs copy: its memory comes back */
+	if (chdir("/.root") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0)
+		die("switch to the agent root:");
+	execv("/init", args);
+	die("exec /init:");
+}
+
 int
 main(int argc, char *argv[])
 {
 	sigset_t set;
 
-	(void)argc;
 	argv0 = "husk-agent";
 	if (getpid() != 1)
 		die("must run as PID 1 of a husk guest (it is %s)", argv[0]);
+	if (argc < 2 || strcmp(argv[1], "rerooted"))
+		reroot(argv[0]);
 	setup();
 	if (cmdlinehas("husk.poweroff"))
 		poweroff();

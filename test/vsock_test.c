@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <sys/stat.h>
+
 #include "../husk.h"
 #include "t.h"
 #include "guest.h"
@@ -765,6 +767,45 @@ norxbuffers(void)
 	close(fd);
 }
 
+/*
+ * containerd's stdin FIFO: opened before its writer, it reads as EOF but
+ * does not poll readable; the stream must wait for the writer, not end.
+ */
+static void
+latefifo(void)
+{
+	char path[] = "/tmp/husk-vsock-test.XXXXXX", fifo[64], buf[16];
+	Hdr h;
+	int rfd, wfd, n = 0;
+
+	fresh();
+	CHECK(mkdtemp(path) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/stdin", path);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK((rfd = open(fifo, O_RDONLY | O_NONBLOCK)) >= 0);
+	CHECK(vsock_expect(vs, 3300, rfd, -1) == 0);
+	h = mkhdr(44000, 3300, REQUEST, 0, 4096, 0);
+	gsend(&h, NULL, 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RESPONSE);
+	h = mkhdr(44000, 3300, CREDIT_UPDATE, 0, 4096, 0);
+	gsend(&h, NULL, 0);
+	loop_run(2);
+	CHECK(grecv(&h, NULL, 0) == 0);	/* no SHUTDOWN: no writer yet */
+	CHECK((wfd = open(fifo, O_WRONLY)) >= 0);
+	CHECK(write(wfd, "late", 4) == 4);
+	close(wfd);
+	loop_run(2);
+	CHECK(grecv(&h, buf, sizeof(buf)) == 1 && h.op == RW && h.len == 4 &&
+	    !memcmp(buf, "late", 4));
+	while (n < 50 && grecv(&h, NULL, 0) != 1) {
+		loop_run(2);
+		n++;
+	}
+	CHECK(h.op == SHUTDOWN && h.flags == 2);
+	unlink(fifo);
+	rmdir(path);
+}
+
 int
 main(void)
 {
@@ -789,6 +830,7 @@ main(void)
 	RUN(scattered);
 	RUN(malformed);
 	RUN(norxbuffers);
+	RUN(latefifo);
 	gw(&g, 0x070, 0);
 	loop_run(0);
 	free(g.gm.base);

@@ -1,0 +1,521 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * json.c: the OCI config reader. A full spec as ctr writes it, the
+ * defaults, escapes, and a table of malformed or mistyped inputs that
+ * must each give an error with the right words; every proper prefix of a
+ * valid spec and random byte flips must fail cleanly (run under ASan).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../husk.h"
+#include "t.h"
+
+/* ctr oci spec, with the fields husk reads filled in */
+static const char spec[] =
+    "{\n"
+    " \"ociVersion\": \"1.0.2-dev\",\n"
+    " \"process\": {\n"
+    "  \"user\": {\n"
+    "   \"uid\": 0,\n"
+    "   \"gid\": 0,\n"
+    "   \"additionalGids\": [\n"
+    "    10,\n"
+    "    4294967295\n"
+    "   ],\n"
+    "   \"umask\": 18\n"
+    "  },\n"
+    "  \"cwd\": \"/\",\n"
+    "  \"capabilities\": {\n"
+    "   \"bounding\": [\n"
+    "    \"CAP_CHOWN\",\n"
+    "    \"CAP_DAC_OVERRIDE\",\n"
+    "    \"CAP_FSETID\",\n"
+    "    \"CAP_FOWNER\",\n"
+    "    \"CAP_MKNOD\",\n"
+    "    \"CAP_NET_RAW\",\n"
+    "    \"CAP_SETGID\",\n"
+    "    \"CAP_SETUID\",\n"
+    "    \"CAP_SETFCAP\",\n"
+    "    \"CAP_SETPCAP\",\n"
+    "    \"CAP_NET_BIND_SERVICE\",\n"
+    "    \"CAP_SYS_CHROOT\",\n"
+    "    \"CAP_KILL\",\n"
+    "    \"CAP_AUDIT_WRITE\"\n"
+    "   ],\n"
+    "   \"effective\": [\n"
+    "    \"CAP_CHOWN\",\n"
+    "    \"CAP_DAC_OVERRIDE\",\n"
+    "    \"CAP_FSETID\",\n"
+    "    \"CAP_FOWNER\",\n"
+    "    \"CAP_MKNOD\",\n"
+    "    \"CAP_NET_RAW\",\n"
+    "    \"CAP_SETGID\",\n"
+    "    \"CAP_SETUID\",\n"
+    "    \"CAP_SETFCAP\",\n"
+    "    \"CAP_SETPCAP\",\n"
+    "    \"CAP_NET_BIND_SERVICE\",\n"
+    "    \"CAP_SYS_CHROOT\",\n"
+    "    \"CAP_KILL\",\n"
+    "    \"CAP_AUDIT_WRITE\"\n"
+    "   ],\n"
+    "   \"permitted\": [\n"
+    "    \"CAP_CHOWN\",\n"
+    "    \"CAP_DAC_OVERRIDE\",\n"
+    "    \"CAP_FSETID\",\n"
+    "    \"CAP_FOWNER\",\n"
+    "    \"CAP_MKNOD\",\n"
+    "    \"CAP_NET_RAW\",\n"
+    "    \"CAP_SETGID\",\n"
+    "    \"CAP_SETUID\",\n"
+    "    \"CAP_SETFCAP\",\n"
+    "    \"CAP_SETPCAP\",\n"
+    "    \"CAP_NET_BIND_SERVICE\",\n"
+    "    \"CAP_SYS_CHROOT\",\n"
+    "    \"CAP_KILL\",\n"
+    "    \"CAP_AUDIT_WRITE\"\n"
+    "   ]\n"
+    "  },\n"
+    "  \"rlimits\": [\n"
+    "   {\n"
+    "    \"type\": \"RLIMIT_NOFILE\",\n"
+    "    \"hard\": 1024,\n"
+    "    \"soft\": 1024\n"
+    "   }\n"
+    "  ],\n"
+    "  \"noNewPrivileges\": true,\n"
+    "  \"args\": [\n"
+    "   \"sh\",\n"
+    "   \"-c\",\n"
+    "   \"echo \\\"hi\\\"\"\n"
+    "  ],\n"
+    "  \"env\": [\n"
+    "   \"PATH=/usr/bin:/bin\",\n"
+    "   \"TERM=xterm\"\n"
+    "  ]\n"
+    " },\n"
+    " \"root\": {\n"
+    "  \"path\": \"rootfs\",\n"
+    "  \"readonly\": true\n"
+    " },\n"
+    " \"mounts\": [\n"
+    "  {\n"
+    "   \"destination\": \"/proc\",\n"
+    "   \"type\": \"proc\",\n"
+    "   \"source\": \"proc\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"noexec\",\n"
+    "    \"nodev\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/dev\",\n"
+    "   \"type\": \"tmpfs\",\n"
+    "   \"source\": \"tmpfs\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"strictatime\",\n"
+    "    \"mode=755\",\n"
+    "    \"size=65536k\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/dev/pts\",\n"
+    "   \"type\": \"devpts\",\n"
+    "   \"source\": \"devpts\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"noexec\",\n"
+    "    \"newinstance\",\n"
+    "    \"ptmxmode=0666\",\n"
+    "    \"mode=0620\",\n"
+    "    \"gid=5\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/dev/shm\",\n"
+    "   \"type\": \"tmpfs\",\n"
+    "   \"source\": \"shm\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"noexec\",\n"
+    "    \"nodev\",\n"
+    "    \"mode=1777\",\n"
+    "    \"size=65536k\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/dev/mqueue\",\n"
+    "   \"type\": \"mqueue\",\n"
+    "   \"source\": \"mqueue\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"noexec\",\n"
+    "    \"nodev\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/sys\",\n"
+    "   \"type\": \"sysfs\",\n"
+    "   \"source\": \"sysfs\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"noexec\",\n"
+    "    \"nodev\",\n"
+    "    \"ro\"\n"
+    "   ]\n"
+    "  },\n"
+    "  {\n"
+    "   \"destination\": \"/run\",\n"
+    "   \"type\": \"tmpfs\",\n"
+    "   \"source\": \"tmpfs\",\n"
+    "   \"options\": [\n"
+    "    \"nosuid\",\n"
+    "    \"strictatime\",\n"
+    "    \"mode=755\",\n"
+    "    \"size=65536k\"\n"
+    "   ]\n"
+    "  }\n"
+    " ],\n"
+    " \"linux\": {\n"
+    "  \"resources\": {\n"
+    "   \"devices\": [\n"
+    "    {\n"
+    "     \"allow\": false,\n"
+    "     \"access\": \"rwm\"\n"
+    "    }\n"
+    "   ],\n"
+    "   \"memory\": {\n"
+    "    \"limit\": 134217728\n"
+    "   },\n"
+    "   \"cpu\": {\n"
+    "    \"shares\": 512,\n"
+    "    \"quota\": 50000,\n"
+    "    \"period\": 100000\n"
+    "   },\n"
+    "   \"pids\": {\n"
+    "    \"limit\": 64\n"
+    "   }\n"
+    "  },\n"
+    "  \"cgroupsPath\": \"/default\",\n"
+    "  \"namespaces\": [\n"
+    "   {\n"
+    "    \"type\": \"pid\"\n"
+    "   },\n"
+    "   {\n"
+    "    \"type\": \"ipc\"\n"
+    "   },\n"
+    "   {\n"
+    "    \"type\": \"uts\"\n"
+    "   },\n"
+    "   {\n"
+    "    \"type\": \"mount\"\n"
+    "   },\n"
+    "   {\n"
+    "    \"type\": \"network\"\n"
+    "   }\n"
+    "  ],\n"
+    "  \"maskedPaths\": [\n"
+    "   \"/proc/acpi\",\n"
+    "   \"/proc/asound\",\n"
+    "   \"/proc/kcore\",\n"
+    "   \"/proc/keys\",\n"
+    "   \"/proc/latency_stats\",\n"
+    "   \"/proc/timer_list\",\n"
+    "   \"/proc/timer_stats\",\n"
+    "   \"/proc/sched_debug\",\n"
+    "   \"/sys/firmware\",\n"
+    "   \"/proc/scsi\"\n"
+    "  ],\n"
+    "  \"readonlyPaths\": [\n"
+    "   \"/proc/bus\",\n"
+    "   \"/proc/fs\",\n"
+    "   \"/proc/irq\",\n"
+    "   \"/proc/sys\",\n"
+    "   \"/proc/sysrq-trigger\"\n"
+    "  ]\n"
+    " },\n"
+    " \"hostname\": \"box\",\n"
+    " \"annotations\": {\n"
+    "  \"io.x\": \"1\",\n"
+    "  \"k\": \"v\"\n"
+    " }\n"
+    "}\n"
+;
+
+static int
+parse(OciSpec *s, const char *txt, char *err)
+{
+	return oci_parse(s, txt, strlen(txt), err);
+}
+
+static void
+full(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+	size_t i;
+	int sawnet = 0;
+
+	CHECK(parse(&s, spec, err) == 0);
+	CHECK(s.hasprocess);
+	CHECK(s.args[0] && !strcmp(s.args[0], "sh") && !strcmp(s.args[2], "echo \"hi\"") &&
+	    !s.args[3]);
+	CHECK(s.env[1] && !strcmp(s.env[1], "TERM=xterm") && !s.env[2]);
+	CHECK(!strcmp(s.cwd, "/"));
+	CHECK(s.uid == 0 && s.gid == 0 && s.hasumask && s.umask == 18);
+	CHECK(s.ngids == 2 && s.gids[0] == 10 && s.gids[1] == 4294967295u);
+	CHECK(s.nonewprivs && !s.terminal);
+	CHECK(s.nrlimits == 1 && s.rlimits[0].resource == RLIMIT_NOFILE &&
+	    s.rlimits[0].soft == 1024 && s.rlimits[0].hard == 1024);
+	CHECK(s.rootpath && !strcmp(s.rootpath, "rootfs") && s.rootro);
+	CHECK(s.hostname && !strcmp(s.hostname, "box"));
+	CHECK(s.nmounts == 7);
+	CHECK(!strcmp(s.mounts[0].dest, "/proc") && !strcmp(s.mounts[0].type, "proc") &&
+	    !strcmp(s.mounts[0].options[2], "nodev") && !s.mounts[0].options[3]);
+	CHECK(!strcmp(s.mounts[5].dest, "/sys") && !strcmp(s.mounts[5].options[3], "ro"));
+	CHECK(s.nns == 5);
+	for (i = 0; i < s.nns; i++)
+		sawnet |= !strcmp(s.ns[i].type, "network") && !s.ns[i].path;
+	CHECK(sawnet);
+	CHECK(s.memlimit == 134217728 && s.cpushares == 512 && s.cpuquota == 50000 &&
+	    s.cpuperiod == 100000 && s.pidslimit == 64);
+	CHECK(s.nanno == 2 && !strcmp(s.annokeys[0], "io.x") && !strcmp(s.annovals[1], "v"));
+	oci_free(&s);
+	oci_free(&s);	/* twice is harmless: freed specs are zeroed */
+}
+
+static void
+defaults(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+
+	CHECK(parse(&s, " {} ", err) == 0);
+	CHECK(!s.hasprocess && s.args && !s.args[0] && s.env && !s.env[0]);
+	CHECK(s.cwd && !strcmp(s.cwd, "/"));
+	CHECK(s.memlimit == -1 && s.cpuquota == -1 && s.pidslimit == -1 &&
+	    s.cpushares == 0 && s.cpuperiod == 0);
+	CHECK(!s.rootpath && !s.hostname && s.nmounts == 0 && s.nns == 0 && s.nanno == 0);
+	oci_free(&s);
+	/* null is absent; unknown fields of any shape are skipped */
+	CHECK(parse(&s, "{\"process\":{\"args\":null,\"cwd\":null,\"x\":[{},[],1e5]},"
+	    "\"hostname\":null,\"future\":{\"a\":[true,false,null,-0.5E-3]}}", err) == 0);
+	CHECK(s.hasprocess && !s.args[0] && !strcmp(s.cwd, "/") && !s.hostname);
+	oci_free(&s);
+	/* no limit in the config (-1, 0) is none */
+	CHECK(parse(&s, "{\"linux\":{\"resources\":{\"memory\":{\"limit\":-1},"
+	    "\"pids\":{\"limit\":0},\"cpu\":{\"quota\":-1}}}}", err) == 0);
+	CHECK(s.memlimit == -1 && s.pidslimit == -1 && s.cpuquota == -1);
+	oci_free(&s);
+}
+
+static void
+escapes(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+
+	CHECK(parse(&s, "{\"hostname\":\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac\\ud83d\\ude00\"}",
+	    err) == 0);
+	CHECK(s.hostname && !strcmp(s.hostname,
+	    "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
+	oci_free(&s);
+	/* raw UTF-8 passes through */
+	CHECK(parse(&s, "{\"hostname\":\"\xc3\xa9t\xc3\xa9\"}", err) == 0);
+	CHECK(s.hostname && !strcmp(s.hostname, "\xc3\xa9t\xc3\xa9"));
+	oci_free(&s);
+}
+
+static const struct {
+	const char *json, *want;	/* want: words the error must contain */
+} bad[] = {
+	{ "", "value expected" },
+	{ "   ", "value expected" },
+	{ "{", "member name" },
+	{ "{\"a\"", "':' expected" },
+	{ "{\"a\":", "value expected" },
+	{ "{\"a\":1", "',' or '}'" },
+	{ "{\"a\":1,}", "member name" },
+	{ "{a:1}", "member name" },
+	{ "[1,]", "value expected" },
+	{ "[1 2]", "',' or ']'" },
+	{ "{} x", "text after" },
+	{ "{}{}", "text after" },
+	{ "tru", "invalid literal" },
+	{ "nul", "invalid literal" },
+	{ "{\"a\":01}", "',' or '}'" },
+	{ "{\"a\":1.}", "digit expected" },
+	{ "{\"a\":-}", "digit expected" },
+	{ "{\"a\":1e}", "digit expected" },
+	{ "{\"a\":+1}", "value expected" },
+	{ "{\"a\":\"x}", "unterminated string" },
+	{ "{\"a\":\"x\\", "unterminated string" },
+	{ "{\"a\":\"\\x\"}", "invalid escape" },
+	{ "{\"a\":\"\\u12\"}", "hex digit" },
+	{ "{\"a\":\"\\u12", "short \\u escape" },
+	{ "{\"a\":\"\\ud800\"}", "high surrogate" },
+	{ "{\"a\":\"\\ud800\\u0041\"}", "high surrogate" },
+	{ "{\"a\":\"\\udc00\"}", "lone low surrogate" },
+	{ "{\"a\":\"\\u0000\"}", "\\u0000" },
+	{ "{\"a\":\"\t\"}", "control character" },
+	{ "{\"a\":\"\n\"}", "control character" },
+	{ "[]", "top level is not an object" },
+	{ "\"x\"", "top level is not an object" },
+	{ "{\"process\":[]}", "process: an object expected" },
+	{ "{\"process\":{\"args\":\"sh\"}}", "process.args: an array of strings" },
+	{ "{\"process\":{\"args\":[\"sh\",1]}}", "process.args: an array of strings" },
+	{ "{\"process\":{\"env\":{}}}", "process.env: an array of strings" },
+	{ "{\"process\":{\"cwd\":\"tmp\"}}", "not an absolute path" },
+	{ "{\"process\":{\"cwd\":5}}", "process.cwd: a string" },
+	{ "{\"process\":{\"terminal\":\"yes\"}}", "process.terminal: true or false" },
+	{ "{\"process\":{\"user\":{\"uid\":-1}}}", "process.user.uid: -1 is out of range" },
+	{ "{\"process\":{\"user\":{\"uid\":4294967296}}}", "out of range" },
+	{ "{\"process\":{\"user\":{\"gid\":1.5}}}", "process.user.gid: an integer" },
+	{ "{\"process\":{\"user\":{\"uid\":\"0\"}}}", "process.user.uid: an integer" },
+	{ "{\"process\":{\"user\":{\"additionalGids\":[1,\"2\"]}}}", "additionalGids" },
+	{ "{\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_FOO\",\"soft\":1,\"hard\":1}]}}",
+	    "unknown rlimit type 'RLIMIT_FOO'" },
+	{ "{\"process\":{\"rlimits\":[{\"soft\":1}]}}", "process.rlimits[0]" },
+	{ "{\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":-1}]}}",
+	    "non-negative" },
+	{ "{\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":"
+	    "18446744073709551616}]}}", "out of range" },
+	{ "{\"root\":{\"path\":[]}}", "root.path: a string" },
+	{ "{\"root\":{\"readonly\":1}}", "root.readonly" },
+	{ "{\"mounts\":{}}", "mounts: an array of objects" },
+	{ "{\"mounts\":[1]}", "mounts: an array of objects" },
+	{ "{\"mounts\":[{\"type\":\"proc\"}]}", "destination must be an absolute path" },
+	{ "{\"mounts\":[{\"destination\":\"proc\"}]}", "destination must be an absolute" },
+	{ "{\"mounts\":[{\"destination\":\"/p\",\"options\":[null]}]}", "mounts.options" },
+	{ "{\"linux\":{\"namespaces\":[{\"path\":\"/x\"}]}}", "linux.namespaces.type" },
+	{ "{\"linux\":{\"resources\":{\"memory\":{\"limit\":\"1G\"}}}}",
+	    "linux.resources.memory.limit: an integer" },
+	{ "{\"linux\":{\"resources\":{\"cpu\":{\"shares\":-2}}}}", "cpu.shares" },
+	{ "{\"linux\":{\"resources\":{\"pids\":{\"limit\":9223372036854775808}}}}",
+	    "out of range" },
+	{ "{\"annotations\":{\"a\":1}}", "annotations: 'a'" },
+	{ "{\"annotations\":[]}", "annotations: an object" },
+};
+
+static void
+malformed(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+	size_t i;
+
+	for (i = 0; i < LEN(bad); i++) {
+		err[0] = '\0';
+		if (parse(&s, bad[i].json, err) == 0) {
+			printf("  accepted: %s\n", bad[i].json);
+			CHECK(0);
+			oci_free(&s);
+			continue;
+		}
+		if (!strstr(err, bad[i].want) || strncmp(err, "config.json: ", 13)) {
+			printf("  %s\n    gave: %s\n    want: %s\n", bad[i].json, err, bad[i].want);
+			CHECK(0);
+		}
+		CHECK(s.args == NULL && s.mounts == NULL);	/* freed and zeroed */
+	}
+}
+
+static void
+position(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+
+	CHECK(parse(&s, "{\n  \"a\": 1,\n  \"b\": tx\n}", err) < 0);
+	CHECK(strstr(err, "line 3, column 8: invalid literal") != NULL);
+	CHECK(parse(&s, "{\"a\":", err) < 0);
+	CHECK(strstr(err, "at the end of the input") != NULL);
+}
+
+static void
+limits(void)
+{
+	OciSpec s;
+	char err[ERRLEN], *b;
+	size_t i, n = 1000;
+
+	/* nesting: 64 levels are read, 65 are refused */
+	b = emalloc(2 * n + 16);
+	for (i = 0; i < 64; i++)
+		b[i] = '[';
+	for (i = 0; i < 64; i++)
+		b[64 + i] = ']';
+	b[128] = '\0';
+	CHECK(parse(&s, b, err) < 0 && strstr(err, "not an object"));
+	b[0] = '{';
+	memcpy(b + 1, "\"x\":", 4);
+	for (i = 0; i < n; i++)
+		b[5 + i] = '[';
+	b[5 + n] = '\0';
+	CHECK(parse(&s, b, err) < 0 && strstr(err, "nested too deep"));
+	free(b);
+	/* past OCI_MAXJSON, before reading a byte */
+	b = emalloc(OCI_MAXJSON + 1);
+	memset(b, ' ', OCI_MAXJSON + 1);
+	b[0] = '{';
+	b[OCI_MAXJSON - 1] = '}';
+	CHECK(oci_parse(&s, b, OCI_MAXJSON, err) == 0);
+	oci_free(&s);
+	CHECK(oci_parse(&s, b, OCI_MAXJSON + 1, err) < 0 && strstr(err, "more than"));
+	free(b);
+	/* the length is the input, not a NUL: no read past it */
+	b = emalloc(2);
+	memcpy(b, "{}", 2);
+	CHECK(oci_parse(&s, b, 1, err) < 0);
+	CHECK(oci_parse(&s, b, 2, err) == 0);
+	oci_free(&s);
+	free(b);
+}
+
+/* every proper prefix fails; byte flips never crash (ASan watches) */
+static void
+prefixes(void)
+{
+	OciSpec s;
+	char err[ERRLEN], *b;
+	size_t n = strlen(spec) - 1, i, ok = 0;	/* without the final newline */
+	unsigned seed = 1;
+
+	for (i = 0; i < n; i++) {
+		b = emalloc(i ? i : 1);	/* exact size: ASan sees any overread */
+		memcpy(b, spec, i);
+		if (oci_parse(&s, b, i, err) == 0) {
+			ok++;
+			oci_free(&s);
+		}
+		free(b);
+	}
+	CHECK(ok == 0);
+	for (i = 0; i < 20000; i++) {
+		b = emalloc(n);
+		memcpy(b, spec, n);
+		seed = seed * 1103515245 + 12345;
+		b[(seed >> 8) % n] = seed >> 24;
+		seed = seed * 1103515245 + 12345;
+		b[(seed >> 8) % n] = "{}[]\",:\\0-e"[(seed >> 24) % 11];
+		if (oci_parse(&s, b, n, err) == 0)
+			oci_free(&s);
+		free(b);
+	}
+}
+
+int
+main(void)
+{
+	RUN(full);
+	RUN(defaults);
+	RUN(escapes);
+	RUN(malformed);
+	RUN(position);
+	RUN(limits);
+	RUN(prefixes);
+	return TDONE();
+}
