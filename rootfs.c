@@ -1185,7 +1185,7 @@ dispatch(Vfs *f, Req *r)
 		return -ESTALE;
 	if ((optab[i].need & DIR) && r->node->type != S_IFDIR)
 		return -ENOTDIR;
-	if ((e = optab[i].fn(r)))
+	if ((e = optab[i].fn(r)) && e != -ENOENT)	/* a miss is routine */
 		logmsg(LDEBUG, "vfs: %s nodeid %llu: %s", optab[i].name,
 		    (unsigned long long)r->h.nodeid, strerror(-e));
 	return e;
@@ -1312,7 +1312,7 @@ fdbudget(Vfs *f)
 	f->maxino = MIN(MAXINODES, n * 3 / 4);
 	f->maxfh = MIN(MAXHANDLES, n / 4);
 	if (f->maxino < MAXINODES)
-		logmsg(LINFO, "virtio-fs: the fd limit allows %u inodes and %u "
+		logmsg(LDEBUG, "virtio-fs: the fd limit allows %u inodes and %u "
 		    "open files (raise RLIMIT_NOFILE for more)", f->maxino, f->maxfh);
 }
 
