@@ -1654,7 +1654,7 @@ cmdrun(int argc, char *argv[])
 	memset(&r, 0, sizeof(r));
 	shiminit("husk");
 	S.ttrpcaddr = NULL;
-	loglevel = log_level;
+	loglevel = LERR;	/* the one failure is reported below; -v for all */
 	optind = 1;
 	while ((c = getopt(argc, argv, "+vm:c:k:")) != -1) {
 		switch (c) {

@@ -606,13 +606,50 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 	}
 }
 
+/*
+ * The program to run, found as runc finds it at create (so that a
+ * missing command fails Create, not Start): args[0] itself when it holds
+ * a '/', else the first executable regular file of that name along the
+ * container's PATH. Runs in the container's root and cwd.
+ */
+static void
+lookpath(const OciSpec *s, char *out, size_t n, int errfd)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	const char *p, *end;
+	struct stat st;
+	size_t i;
+
+	if (strchr(s->args[0], '/')) {
+		if (stat(s->args[0], &st) < 0)
+			fail(errfd, "exec %s:", s->args[0]);
+		if (!S_ISREG(st.st_mode))
+			fail(errfd, "exec %s: not a regular file", s->args[0]);
+		snprintf(out, n, "%s", s->args[0]);
+		return;
+	}
+	for (i = 0; s->env && s->env[i]; i++)
+		if (!strncmp(s->env[i], "PATH=", 5))
+			path = s->env[i] + 5;
+	for (p = path; ; p = end + 1) {
+		if (!(end = strchr(p, ':')))
+			end = p + strlen(p);
+		if (snprintf(out, n, "%.*s%s%s", (int)(end - p), p,
+		    end > p ? "/" : "", s->args[0]) < (int)n &&
+		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+			return;
+		if (!*end)
+			break;
+	}
+	fail(errfd, "exec %s: not found in $PATH (%s)", s->args[0], path);
+}
+
 /* the container's init, in its new namespaces; never returns */
 static void
 child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
 {
-	extern char **environ;
+	char prog[PATH_MAX], x;
 	size_t i;
-	char x;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(errfd, "make / private:");
@@ -638,6 +675,9 @@ child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
 		if (setrlimit(s->rlimits[i].resource, &rl) < 0)
 			fail(errfd, "rlimit %d:", s->rlimits[i].resource);
 	}
+	if (chdir(s->cwd) < 0)
+		fail(errfd, "cwd %s:", s->cwd);
+	lookpath(s, prog, sizeof(prog), errfd);
 	for (i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			fail(errfd, "stdio:");
@@ -658,9 +698,8 @@ child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
 		umask(s->umask);
 	if (chdir(s->cwd) < 0)
 		fail(errfd, "cwd %s:", s->cwd);
-	environ = s->env;
-	execvp(s->args[0], s->args);
-	fail(errfd, "exec %s:", s->args[0]);
+	execve(prog, s->args, s->env);
+	fail(errfd, "exec %s:", prog);
 }
 
 /* read the child's word on the error pipe: 0 ready or exec'd, -1 failed */
