@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1510,7 +1511,9 @@ typedef struct {
 	char bundle[64], fifo[3][96];
 	const char *id;
 	int status, step, finished;
+	int pending;		/* a signal that came before Start answered */
 	pid_t copier[3];
+	Watch sigw;
 } Run;
 
 static void
@@ -1595,6 +1598,40 @@ copier(const char *fifo, int fd, int tofifo)
 static void runcall(Run *r, const char *method);
 
 static void
+killdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	(void)arg; (void)code; (void)msg; (void)resp; (void)n;
+}
+
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT to husk go to the container */
+static void
+runkill(Run *r, int sig)
+{
+	Pb pb = { 0 };
+
+	pb_str(&pb, 1, r->id);
+	pb_uint(&pb, 3, sig);
+	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, killdone, r) < 0)
+		warn("kill:");
+	pb_free(&pb);
+}
+
+static void
+runsignal(Watch *w, uint32_t ev)
+{
+	struct signalfd_siginfo si;
+	Run *r = w->arg;
+
+	(void)ev;
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (r->step >= 2)
+			runkill(r, si.ssi_signo);
+		else
+			r->pending = si.ssi_signo;
+	}
+}
+
+static void
 rundone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 {
 	Run *r = arg;
@@ -1610,7 +1647,11 @@ rundone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 	}
 	switch (r->step++) {
 	case 0: runcall(r, "Start"); break;
-	case 1: runcall(r, "Wait"); break;
+	case 1:
+		runcall(r, "Wait");
+		if (r->pending)
+			runkill(r, r->pending);
+		break;
 	case 2:
 		pr_init(&rd, resp, n);
 		while (pr_next(&rd, &f) > 0)
@@ -1648,6 +1689,7 @@ cmdrun(int argc, char *argv[])
 	Pb spec = { 0 };
 	Run r;
 	Ttrpc *srv;
+	sigset_t sigs;
 	char *end;
 	int c, i, fd, sv[2];
 
@@ -1690,12 +1732,23 @@ cmdrun(int argc, char *argv[])
 		die("%s:", path);
 	close(fd);
 	pb_free(&spec);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);	/* the copiers too: no byte lost */
 	for (i = 0; i < 3; i++) {
 		snprintf(r.fifo[i], sizeof(r.fifo[i]), "%s/%s", r.bundle, names[i]);
 		if (mkfifo(r.fifo[i], 0600) < 0)
 			die("mkfifo %s:", r.fifo[i]);
 		r.copier[i] = copier(r.fifo[i], i, i == 0);
 	}
+	r.sigw.fn = runsignal;
+	r.sigw.arg = &r;
+	if ((r.sigw.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    loop_add(&r.sigw, EPOLLIN) < 0)
+		die("signalfd:");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair:");
 	if (!(srv = ttrpc_new(sv[0], taskmethods, LEN(taskmethods), NULL)) ||
@@ -1705,6 +1758,8 @@ cmdrun(int argc, char *argv[])
 	while (!r.finished)
 		if (loop_run(-1) < 0)
 			die("epoll_wait:");
+	loop_del(&r.sigw);
+	close(r.sigw.fd);
 	kill(r.copier[0], SIGKILL);
 	if (r.step < 3)	/* the FIFOs may never have been opened */
 		for (i = 1; i < 3; i++)
