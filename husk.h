@@ -323,6 +323,7 @@ int vsock_connect(Vsock *v, uint32_t port, int rfd, int wfd,
 int vsock_listen(Vsock *v, uint32_t port, void (*accept)(void *arg, int fd), void *arg);
 /* the next guest connection to host port is backed by rfd/wfd (one-shot) */
 int vsock_expect(Vsock *v, uint32_t port, int rfd, int wfd);
+void vsock_unexpect(Vsock *v, uint32_t port);
 
 /*
  * vmm.c: a KVM virtual machine: memory, vCPU threads, the boot of a

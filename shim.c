@@ -398,6 +398,9 @@ taskfree(Task *t)
 		;
 	if (*pp)
 		*pp = t->next;
+	for (i = 0; i < 3; i++)	/* streams the guest never opened */
+		if (t->ports[i] && S.vs)
+			vsock_unexpect(S.vs, t->ports[i]);
 	if (t->shared[0] && umount2(t->shared, MNT_DETACH) == 0)
 		rmdir(t->shared);
 	if (t->rootmounted) {

@@ -987,3 +987,25 @@ vsock_expect(Vsock *v, uint32_t port, int rfd, int wfd)
 	pthread_mutex_unlock(&v->dev.lock);
 	return 0;
 }
+
+/* forget what is still expected on port, closing its fds (a task gone) */
+void
+vsock_unexpect(Vsock *v, uint32_t port)
+{
+	Port *p, **pp;
+
+	pthread_mutex_lock(&v->dev.lock);
+	for (pp = &v->expects; (p = *pp); ) {
+		if (p->port != port) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (p->rfd >= 0)
+			close(p->rfd);
+		if (p->wfd >= 0 && p->wfd != p->rfd)
+			close(p->wfd);
+		free(p);
+	}
+	pthread_mutex_unlock(&v->dev.lock);
+}

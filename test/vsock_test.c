@@ -806,6 +806,26 @@ latefifo(void)
 	rmdir(path);
 }
 
+/* an expected stream the guest never opens: unexpect closes its fd */
+static void
+unexpect(void)
+{
+	Hdr h;
+	int p[2];
+
+	fresh();
+	CHECK(pipe(p) == 0);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	CHECK(vsock_expect(vs, 3400, p[0], -1) == 0);
+	vsock_unexpect(vs, 3400);
+	vsock_unexpect(vs, 3401);	/* nothing there: no harm */
+	CHECK(fcntl(p[0], F_GETFD) < 0 && errno == EBADF);
+	close(p[1]);
+	h = mkhdr(44100, 3400, REQUEST, 0, 4096, 0);
+	gsend(&h, NULL, 0);
+	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RST);
+}
+
 int
 main(void)
 {
@@ -831,6 +851,7 @@ main(void)
 	RUN(malformed);
 	RUN(norxbuffers);
 	RUN(latefifo);
+	RUN(unexpect);
 	gw(&g, 0x070, 0);
 	loop_run(0);
 	free(g.gm.base);
