@@ -277,7 +277,16 @@ static struct {
 	Task *tasks;
 	Ttrpc *events;
 	int quit;
+	uint64_t t0;		/* when serving began, for the debug trace */
 } S;
+
+/* the debug log's timeline of a task: what happened, ms since start */
+static void
+trace(const char *what, const Task *t)
+{
+	logmsg(LDEBUG, "%8.1f ms  %s %s", (nowns() - S.t0) / 1e6, what,
+	    t ? t->id : "");
+}
 
 static uint64_t
 realns(void)
@@ -460,6 +469,7 @@ stopped(Task *t, uint32_t status)
 	t->state = T_STOPPED;
 	t->status = status;
 	t->exitedat = realns();
+	trace("exited", t);
 	pb_str(&ev, 1, t->id);
 	pb_str(&ev, 2, t->id);
 	pb_uint(&ev, 3, t->pid);
@@ -542,6 +552,7 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	}
 	t->call = NULL;
 	t->state = T_CREATED;
+	trace("created in the guest", t);
 	pb_uint(&pb, 1, t->pid);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
@@ -567,6 +578,7 @@ sandboxup(void *arg)
 	(void)arg;
 	if (S.vmstate != VM_BOOTING)
 		return;
+	trace("the agent answers", NULL);
 	loop_timer(&S.bootw, 0);
 	if (!S.link.t) {
 		S.vmstate = VM_DEAD;
@@ -678,6 +690,7 @@ sandboxboot(uint64_t memlimit, char *err)
 	}
 	if (vmm_start(S.vm, err) < 0)
 		goto fail;
+	trace("the VM starts", NULL);
 	pb_free(&initrd);
 	S.vmstate = VM_BOOTING;
 	S.bootw.fn = boottimecb;
@@ -832,6 +845,7 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 	}
 	t = ecalloc(1, sizeof(*t));
 	t->id = r.id;
+	trace("create", t);
 	t->bundle = r.bundle && r.bundle[0] ? r.bundle : estrdup(".");
 	t->fin = r.fin;
 	t->fout = r.fout;
@@ -927,6 +941,7 @@ agentstartdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t
 		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
 		return;
 	}
+	trace("started", t);
 	if (t->state == T_CREATED)
 		t->state = T_RUNNING;
 	pb_uint(&pb, 1, t->pid);
@@ -945,6 +960,7 @@ tstart(TtrpcCall *c, const uint8_t *req, size_t n)
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
+	trace("start", t);
 	if (t->state != T_CREATED || t->call) {
 		ttrpc_reply(c, RPC_PRECONDITION, t->state == T_CREATING ?
 		    "task is being created" : "task was started already", NULL, 0);
@@ -1028,6 +1044,7 @@ agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	pb_uint(&pb, 1, t->pid);
 	pb_uint(&pb, 2, t->status);
 	pb_time(&pb, 3, t->exitedat);
+	trace("removed", t);
 	if (c)
 		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
@@ -1055,6 +1072,7 @@ tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
+	trace("delete", t);
 	if (t->call || t->deleting) {
 		ttrpc_reply(c, RPC_PRECONDITION, "task is busy with another request", NULL, 0);
 	} else if (t->state == T_RUNNING) {
@@ -1360,6 +1378,7 @@ shiminit(const char *ns)
 	const char *k = getenv("HUSK_KERNEL");
 
 	S.ns = ns;
+	S.t0 = nowns();
 	S.ttrpcaddr = getenv("TTRPC_ADDRESS");
 	S.kernel = k && k[0] ? k : vm_kernel;
 	S.memmib = vm_memmib;
