@@ -258,6 +258,7 @@ struct Task {
 	int deleting;
 	int rootmounted;		/* <bundle>/rootfs mounted by us */
 	char shared[PATH_MAX];		/* the bind of the root in the share */
+	size_t nbinds;			/* OCI mounts, for <shared>.m<i> */
 	Task *next;
 };
 
@@ -397,6 +398,22 @@ publish(const char *topic, const char *name, Pb *ev)
 	pb_free(ev);
 }
 
+/* the host paths of bind mounts, shared as <shared>.m<i>, gone */
+static void
+unbind(Task *t)
+{
+	char path[PATH_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < t->nbinds && t->shared[0]; i++) {
+		snprintf(path, sizeof(path), "%s.m%zu", t->shared, i);
+		if (umount2(path, MNT_DETACH) < 0 && errno == EINVAL)
+			continue;	/* not mounted: not ours */
+		if (rmdir(path) < 0)
+			unlink(path);
+	}
+}
+
 static void
 taskfree(Task *t)
 {
@@ -410,6 +427,7 @@ taskfree(Task *t)
 	for (i = 0; i < 3; i++)	/* streams the guest never opened */
 		if (t->ports[i] && S.vs)
 			vsock_unexpect(S.vs, t->ports[i]);
+	unbind(t);
 	if (t->shared[0] && umount2(t->shared, MNT_DETACH) == 0)
 		rmdir(t->shared);
 	if (t->rootmounted) {
@@ -764,6 +782,56 @@ mountrootfs(Task *t, const TaskReq *r, char *err)
 	return 0;
 }
 
+/*
+ * A bind mount of a host path reaches the guest through the share: the
+ * source is bound at <shared>/<id>.m<i> (i its index in the spec's
+ * mounts), read-only there too when the mount is, and the agent binds
+ * that in its place. A source that is not on the host is left to the
+ * agent (a guest path).
+ */
+static int
+sharebinds(Task *t, const OciSpec *s, char *err)
+{
+	char path[PATH_MAX + 32], data[1024];
+	unsigned long flags;
+	struct stat st;
+	const OciMount *m;
+	size_t i;
+	int fd;
+
+	t->nbinds = s->nmounts;
+	for (i = 0; i < s->nmounts; i++) {
+		m = &s->mounts[i];
+		mountopts(m->options, &flags, data, sizeof(data));
+		if (m->type && !strcmp(m->type, "bind"))
+			flags |= MS_BIND;
+		if (!(flags & MS_BIND) || !m->source || m->source[0] != '/' ||
+		    stat(m->source, &st) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s.m%zu", t->shared, i);
+		if (S_ISDIR(st.st_mode) ? mkdir(path, 0755) < 0 :
+		    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644)) < 0 || close(fd) < 0)
+			goto fail;
+		if (mount(m->source, path, NULL, MS_BIND | (flags & MS_REC), NULL) < 0) {
+			int e = errno;
+
+			if (rmdir(path) < 0)
+				unlink(path);
+			errno = e;
+			goto fail;
+		}
+		if ((flags & MS_RDONLY) && mount(NULL, path, NULL, MS_REMOUNT |
+		    MS_BIND | MS_RDONLY, NULL) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	seterr(err, "mount %s: bind %s:", m->dest, m->source);
+	unbind(t);
+	return -1;
+}
+
 /* the container's root into the share: <shared>/<id> */
 static int
 share(Task *t, const OciSpec *s, char *err)
@@ -801,7 +869,7 @@ share(Task *t, const OciSpec *s, char *err)
 		t->shared[0] = '\0';
 		return -1;
 	}
-	return 0;
+	return sharebinds(t, s, err);
 }
 
 /* a stdio FIFO to the vsock device, as the backend of the next stream to port */

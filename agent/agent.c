@@ -544,7 +544,7 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
-	char dst[PATH_MAX], data[1024], path[PATH_MAX + 16];
+	char dst[PATH_MAX], data[1024], path[PATH_MAX + 16], shared[PATH_MAX + 32];
 	unsigned long flags;
 	const char *type, *src;
 	struct stat st;
@@ -562,6 +562,10 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 		if (!strcmp(type, "bind"))
 			flags |= MS_BIND;
 		if (flags & MS_BIND) {
+			/* a host path the shim shared as <root>.m<i> */
+			snprintf(shared, sizeof(shared), "%s.m%zu", root, i);
+			if (lstat(shared, &st) == 0)
+				src = shared;
 			if (stat(src, &st) < 0) {
 				warn("container mount %s: bind source %s is not "
 				    "in the guest: skipped", m->dest, src);
