@@ -880,8 +880,16 @@ stdiofifo(Task *t, int i, const char *path, char *err)
 
 	if (!path || !path[0])
 		return 0;
-	if ((fd = open(path, (i == 0 ? O_RDONLY : O_RDWR) | O_NONBLOCK |
-	    O_CLOEXEC)) < 0) {
+	/*
+	 * containerd's output FIFOs are opened read-write, as its runc shim
+	 * keeps a reader of its own: the FIFO outlives a ctr that goes and
+	 * comes back (the container waits). husk run hands over its own
+	 * pipes as /proc/self/fd/N, write-only, so that a reader
+	 * going away ends the stream and the writer gets SIGPIPE, as in a
+	 * shell pipeline.
+	 */
+	if ((fd = open(path, (i == 0 ? O_RDONLY : strncmp(path, "/proc/self/fd/",
+	    14) ? O_RDWR : O_WRONLY) | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		seterr(err, "%s %s:", i == 0 ? "stdin" : i == 1 ? "stdout" :
 		    "stderr", path);
 		return -1;
@@ -1601,7 +1609,8 @@ typedef struct {
 	char bundle[64], fifo[3][96];
 	const char *id;
 	int status, step, finished;
-	int pending;		/* a signal that came before Start answered */
+	int pending;		/* the last signal, sent when Start answers */
+	int nsig;		/* signals so far */
 	pid_t copier[3];
 	Watch sigw;
 } Run;
@@ -1714,10 +1723,10 @@ runsignal(Watch *w, uint32_t ev)
 
 	(void)ev;
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/* the third one is final: a container may ignore the others */
+		r->pending = ++r->nsig >= 3 ? SIGKILL : (int)si.ssi_signo;
 		if (r->step >= 2)
-			runkill(r, si.ssi_signo);
-		else
-			r->pending = si.ssi_signo;
+			runkill(r, r->pending);
 	}
 }
 
@@ -1779,6 +1788,7 @@ cmdrun(int argc, char *argv[])
 	Pb spec = { 0 };
 	Run r;
 	Ttrpc *srv;
+	struct stat st;
 	sigset_t sigs;
 	char *end;
 	int c, i, fd, sv[2];
@@ -1829,6 +1839,16 @@ cmdrun(int argc, char *argv[])
 	sigaddset(&sigs, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);	/* the copiers too: no byte lost */
 	for (i = 0; i < 3; i++) {
+		/*
+		 * pipes go to the VM as they are; the rest through a FIFO
+		 * and a copier (a regular file cannot be polled; a tty read
+		 * in the background would stop husk, not just the copier)
+		 */
+		if (fstat(i, &st) == 0 && S_ISFIFO(st.st_mode)) {
+			snprintf(r.fifo[i], sizeof(r.fifo[i]), "/proc/self/fd/%d", i);
+			r.copier[i] = -1;
+			continue;
+		}
 		snprintf(r.fifo[i], sizeof(r.fifo[i]), "%s/%s", r.bundle, names[i]);
 		if (mkfifo(r.fifo[i], 0600) < 0)
 			die("mkfifo %s:", r.fifo[i]);
@@ -1850,12 +1870,13 @@ cmdrun(int argc, char *argv[])
 			die("epoll_wait:");
 	loop_del(&r.sigw);
 	close(r.sigw.fd);
-	kill(r.copier[0], SIGKILL);
-	if (r.step < 3)	/* the FIFOs may never have been opened */
-		for (i = 1; i < 3; i++)
+	for (i = 0; i < 3; i++) {
+		if (r.copier[i] < 0)
+			continue;
+		if (i == 0 || r.step < 3)	/* FIFOs that may never be opened */
 			kill(r.copier[i], SIGKILL);
-	for (i = 0; i < 3; i++)
 		waitpid(r.copier[i], NULL, 0);
+	}
 	ttrpc_close(r.c);
 	ttrpc_close(srv);
 	S.quit = 1;
@@ -1865,7 +1886,8 @@ cmdrun(int argc, char *argv[])
 		rmdir(S.shared);
 	}
 	for (i = 0; i < 3; i++)
-		unlink(r.fifo[i]);
+		if (r.copier[i] >= 0)
+			unlink(r.fifo[i]);
 	unlink(path);
 	rmdir(r.bundle);
 	return r.status;
