@@ -31,6 +31,8 @@ ssize_t readall(int fd, void *buf, size_t n);	/* until n, EOF or error */
 ssize_t writeall(int fd, const void *buf, size_t n);
 int setnonblock(int fd, int on);
 uint64_t nowns(void);				/* CLOCK_MONOTONIC */
+int validid(const char *id);
+int mkparents(char *path, mode_t mode);
 /* mount(8) options: the flags, and the rest joined as the data string */
 void mountopts(char **opts, unsigned long *flags, char *data, size_t n);
 

@@ -298,13 +298,6 @@ realns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static int
-validid(const char *id)
-{
-	return id && id[0] && strlen(id) < 128 && !strchr(id, '/') &&
-	    strcmp(id, ".") && strcmp(id, "..");
-}
-
 static Task *
 findtask(const char *id)
 {
@@ -516,13 +509,13 @@ agentwaitdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t 
 }
 
 static void
-agentignore(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+ignorereply(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 {
 	(void)arg;
 	(void)resp;
 	(void)n;
 	if (code != RPC_OK)
-		logmsg(LINFO, "agent: %s", msg ? msg : "");
+		logmsg(LINFO, "a reply not waited for: %s", msg ? msg : "");
 }
 
 static int
@@ -1157,7 +1150,7 @@ tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 		/* never started: end its init, then remove it */
 		t->call = c;
 		t->deleting = 1;
-		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, agentignore) < 0)
+		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, ignorereply) < 0)
 			stopped(t, 128 + SIGKILL);
 	} else {
 		t->call = c;
@@ -1375,15 +1368,11 @@ static int
 listenunix(const char *path)
 {
 	struct sockaddr_un sa;
-	char dir[PATH_MAX], *p;
+	char dir[PATH_MAX];
 	int fd, c;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	for (p = dir + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(dir, 0711);
-		*p = '/';
-	}
+	mkparents(dir, 0711);	/* bind says what went wrong */
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -1696,12 +1685,6 @@ copier(const char *fifo, int fd, int tofifo)
 
 static void runcall(Run *r, const char *method);
 
-static void
-killdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	(void)arg; (void)code; (void)msg; (void)resp; (void)n;
-}
-
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT to husk go to the container */
 static void
 runkill(Run *r, int sig)
@@ -1710,7 +1693,7 @@ runkill(Run *r, int sig)
 
 	pb_str(&pb, 1, r->id);
 	pb_uint(&pb, 3, sig);
-	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, killdone, r) < 0)
+	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, ignorereply, r) < 0)
 		warn("kill:");
 	pb_free(&pb);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 
 #include "husk.h"
@@ -192,6 +193,31 @@ nowns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* a task or container id: a name for files, so no '/', "." or ".." */
+int
+validid(const char *id)
+{
+	return id && id[0] && strlen(id) < 128 && !strchr(id, '/') &&
+	    strcmp(id, ".") && strcmp(id, "..");
+}
+
+/* mkdir -p of the directories above path (not path itself) */
+int
+mkparents(char *path, mode_t mode)
+{
+	char *p;
+	int r;
+
+	for (p = path + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		r = mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
+		*p = '/';
+		if (r < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int

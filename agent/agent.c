@@ -494,17 +494,10 @@ cgroup(const char *id, const OciSpec *s, pid_t pid)
 static int
 mkpath(char *path, int file)
 {
-	char *p;
 	int fd;
 
-	for (p = path + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
+	if (mkparents(path, 0755) < 0)
+		return -1;
 	if (!file)
 		return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
@@ -722,13 +715,6 @@ childword(int fd, char *msg, size_t n)
 	r = readall(fd, msg + 1, n - 2);
 	msg[r > 0 ? r + 1 : 1] = '\0';
 	return -1;
-}
-
-static int
-validid(const char *id)
-{
-	return id[0] && strlen(id) < 128 && !strchr(id, '/') &&
-	    strcmp(id, ".") && strcmp(id, "..");
 }
 
 static void
