@@ -717,6 +717,8 @@ childword(int fd, char *msg, size_t n)
 	return -1;
 }
 
+static int fsmounted;	/* the share is at FSDIR */
+
 static void
 create(TtrpcCall *call, const uint8_t *req, size_t n)
 {
@@ -758,11 +760,15 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "config.json: process.args is empty");
 		goto out;
 	}
-	mkdir("/run/husk", 0700);
-	mkdir(FSDIR, 0755);
-	if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
-		seterr(err, "mount the virtio-fs share:");
-		goto out;
+	/* once: a second mount of the tag would stack on the first */
+	if (!fsmounted) {
+		mkdir("/run/husk", 0700);
+		mkdir(FSDIR, 0755);
+		if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
+			seterr(err, "mount the virtio-fs share:");
+			goto out;
+		}
+		fsmounted = 1;
 	}
 	snprintf(root, sizeof(root), FSDIR "/%s", r.id);
 	if (access(root, F_OK) < 0) {
