@@ -35,6 +35,30 @@ int validid(const char *id);
 int mkparents(char *path, mode_t mode);
 /* mount(8) options: the flags, and the rest joined as the data string */
 void mountopts(char **opts, unsigned long *flags, char *data, size_t n);
+/*
+ * Messages the guest (or a container) can trigger go through glog: at most
+ * LOG_BURST per call site in LOG_WINDOW_NS, the rest counted and reported
+ * once the window reopens; thread-safe. Text that came from the guest is
+ * passed through escape() first: printable ASCII stays, the rest is \xNN.
+ */
+#define LOG_BURST	10
+#define LOG_WINDOW_NS	(10 * 1000000000ull)
+typedef struct {
+	uint64_t start;		/* the window's start, ns */
+	unsigned n;		/* messages in this window */
+	unsigned long dropped;	/* messages not written since the last one */
+} Ratelimit;
+unsigned long ratelimit(Ratelimit *rl);	/* 0: drop; else 1 + the count dropped before */
+#define glog(level, ...) do { \
+	static Ratelimit glog_rl; \
+	unsigned long glog_n; \
+	if ((level) <= loglevel && (glog_n = ratelimit(&glog_rl))) { \
+		if (glog_n > 1) \
+			logmsg(level, "(%lu like the next one not logged)", glog_n - 1); \
+		logmsg(level, __VA_ARGS__); \
+	} \
+} while (0)
+char *escape(char *dst, size_t n, const void *src, size_t len);	/* returns dst, always terminated */
 
 /*
  * The epoll loop (util.c): one per process, run by one thread. A Watch is
@@ -326,6 +350,35 @@ int vsock_listen(Vsock *v, uint32_t port, void (*accept)(void *arg, int fd), voi
 /* the next guest connection to host port is backed by rfd/wfd (one-shot) */
 int vsock_expect(Vsock *v, uint32_t port, int rfd, int wfd);
 void vsock_unexpect(Vsock *v, uint32_t port);
+
+/*
+ * seccomp.c: seccomp BPF filters compiled from rule tables, for husk's own
+ * threads and, in the agent, for a container's OCI linux.seccomp section.
+ * A rule matches its syscall when every one of its argument tests holds;
+ * the first matching rule's action applies, else the default action.
+ * Actions are SECCOMP_RET_* values (with their data bits).
+ */
+enum { SC_NE = 1, SC_LT, SC_LE, SC_EQ, SC_GE, SC_GT, SC_MASKEDEQ };	/* OCI SCMP_CMP_* */
+typedef struct {
+	unsigned index;		/* argument 0..5 */
+	int op;			/* SC_*; SC_MASKEDEQ: (arg & value) == value2 */
+	uint64_t value, value2;
+} ScArg;
+typedef struct {
+	long nr;		/* syscall number (x86-64) */
+	uint32_t action;	/* SECCOMP_RET_* */
+	const ScArg *args;
+	size_t nargs;
+} ScRule;
+typedef struct {
+	void *insns;		/* struct sock_filter[] */
+	size_t len;
+} ScProg;
+int sc_compile(uint32_t defaction, const ScRule *rules, size_t n, ScProg *p, char *err);
+int sc_load(const ScProg *p, char *err);	/* this thread; needs no_new_privs or CAP_SYS_ADMIN */
+void sc_free(ScProg *p);
+long sc_nr(const char *name);		/* x86-64 syscall number, -1 if unknown */
+const char *sc_name(long nr);		/* NULL if unknown */
 
 /*
  * vmm.c: a KVM virtual machine: memory, vCPU threads, the boot of a

@@ -101,6 +101,56 @@ seterr(char *err, const char *fmt, ...)
 	errno = e;
 }
 
+unsigned long
+ratelimit(Ratelimit *rl)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	uint64_t now = nowns();
+	unsigned long r = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!rl->start || now - rl->start >= LOG_WINDOW_NS) {
+		rl->start = now;
+		rl->n = 0;
+	}
+	if (rl->n < LOG_BURST) {
+		rl->n++;
+		r = 1 + rl->dropped;
+		rl->dropped = 0;
+	} else {
+		rl->dropped++;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+char *
+escape(char *dst, size_t n, const void *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = src;
+	size_t i, o = 0;
+
+	if (!n)
+		return dst;
+	for (i = 0; i < len; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+			if (o + 1 >= n)
+				break;
+			dst[o++] = s[i];
+		} else {
+			if (o + 4 >= n)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[s[i] >> 4];
+			dst[o++] = hex[s[i] & 15];
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
 void *
 emalloc(size_t n)
 {
