@@ -325,10 +325,16 @@ size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, s
 /*
  * rootfs.c: virtio-fs served in-process, a FUSE server over the device's
  * virtqueues. Every request is confined to the shared directory dir.
+ * vfs_hostentry marks the top-level entry name of dir (a host bind mount,
+ * <id>.m<i>) as reachable by host users: below it the guest's owners,
+ * set-ID bits and device nodes are not honoured (husk.1, SECURITY). Mark
+ * an entry as soon as it is mounted, before the loop serves the guest
+ * again; -1 when name is not one path component.
  */
 typedef struct Vfs Vfs;
 Vfs *vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err);
 VirtioDev *vfs_dev(Vfs *f);
+int vfs_hostentry(Vfs *f, const char *name);
 void vfs_free(Vfs *f);
 
 /*

@@ -21,21 +21,43 @@
  * symlinks are never followed: the guest gets them as symlinks and its
  * kernel resolves them in its own view, where "/" is the shared directory.
  * A file is opened for I/O by reopening /proc/self/fd/N of its inode, and
- * only when that inode is a regular file; directories are opened with
- * openat(fd, "."). Device nodes are not made, nor opened on the host.
+ * only when fstat of that O_PATH fd said regular file (an inode's type
+ * never changes), with O_NONBLOCK (a host lease must not hold the loop),
+ * cleared once open; directories are opened with openat(fd, "."). CREATE
+ * makes a file with O_CREAT|O_EXCL, or finds the one there by O_PATH and
+ * reopens it as above: a FIFO, a device or a symlink planted under the
+ * name is never opened on the host. Character devices other than the
+ * overlay whiteout (0:0) and block devices are not made.
  *
  * File handles are a second table of fds. A directory's offsets are the
  * d_off cookies of getdents64, so READDIR seeks and reads, and needs no
  * state between calls. Both tables are bounded by MAXINODES, MAXHANDLES
  * and the fd limit less FDRESERVE, so a guest that fills them gets ENFILE
- * and the rest of husk keeps its fds. Files the guest makes are owned by
- * the uid and gid in the request's header (a set-group-ID directory's
- * group wins, as in the kernel); permissions are the guest kernel's to
- * check: virtio-fs mounts with default_permissions.
+ * and the rest of husk keeps its fds. Each is allocated whole at its bound
+ * (pages never used are never touched) and never moves: a pointer to an
+ * Inode or Handle, r->node above all, stays good for the whole request,
+ * whatever the request adds to the tables.
+ *
+ * Owners: in the container's own root, which only root reaches on the
+ * host, files the guest makes are owned by the uid and gid in the
+ * request's header (a set-group-ID directory's group wins, as in the
+ * kernel) and keep every mode bit it asks for, as under runc. Below a
+ * top-level entry the shim marked with vfs_hostentry (a bind mount of a
+ * host path, which host users reach) an inode is flagged host, and the
+ * flag passes to what is found below it: there what the guest makes is
+ * owned by the directory it is made in, never carries set-user-ID (nor
+ * set-group-ID, but on a directory, where it only hands the group down),
+ * chown to another owner is refused, and no device node is made. Files
+ * are made with at most the owner's permission bits and given the rest
+ * after the chown, so no moment shows a set-ID file owned by root.
+ * Permissions are the guest kernel's to check: virtio-fs mounts with
+ * default_permissions.
  *
  * A reset (vCPU thread) or DESTROY drops every inode and handle but the
- * root. No loop state is involved, so the reset does it at once; it holds
- * d->lock as notify does.
+ * root (and the host marks, which belong to the share, not the session).
+ * No loop state is involved, so the reset does it at once; it holds
+ * d->lock as notify does. Whatever the guest can make husk log goes
+ * through glog, its names through escape().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,23 +109,28 @@ typedef struct {
 	uint64_t nlookup;
 	uint64_t gen;
 	uint32_t next;		/* hash chain, or free list; 0 ends */
+	int host;		/* below a host bind mount */
 } Inode;
 
 typedef struct {
 	int fd;			/* -1 when free */
 	int dir;
+	int host;		/* a directory's: its inode's host flag */
+	int top;		/* a directory's: the shared directory itself */
 	uint32_t next;		/* free list */
 } Handle;
 
 struct Vfs {
 	VirtioDev dev;
 	char tag[TAGLEN];
-	Inode *ino;		/* by nodeid; 0 unused */
-	uint32_t nino, capino, freeino;
+	Inode *ino;		/* by nodeid, maxino of them; 0 unused */
+	uint32_t nino, freeino;
 	uint32_t bucket[HBUCKETS];
-	Handle *fh;		/* by fh; 0 unused */
-	uint32_t nfh, capfh, freefh;
+	Handle *fh;		/* by fh, maxfh of them; 0 unused */
+	uint32_t nfh, freefh;
 	uint32_t maxino, maxfh;	/* what the fd limit allows */
+	char **hostent;		/* top-level entries host users reach */
+	size_t nhostent;
 	uint64_t gen;
 	int inited;
 	uint8_t *req, *rep;	/* copies of a request and of its reply */
@@ -115,6 +142,7 @@ typedef struct {
 	const uint8_t *arg;	/* the arguments: n bytes, copied */
 	size_t n;
 	Inode *node;		/* h.nodeid, where the operation needs one */
+	int top;		/* h.nodeid is the shared directory itself */
 	uint8_t *out;		/* the reply after its header */
 	size_t max, len;	/* room for it, bytes in it */
 } Req;
@@ -170,7 +198,7 @@ inodesfull(Vfs *f)
 
 /* a new inode for fd with one lookup; 0 when the table is full */
 static uint32_t
-newinode(Vfs *f, int fd, const struct stat *st)
+newinode(Vfs *f, int fd, const struct stat *st, int host)
 {
 	uint32_t id, b;
 
@@ -178,10 +206,6 @@ newinode(Vfs *f, int fd, const struct stat *st)
 		id = f->freeino;
 		f->freeino = f->ino[id].next;
 	} else if (f->nino < f->maxino) {
-		if (f->nino == f->capino) {
-			f->capino *= 2;
-			f->ino = erealloc(f->ino, f->capino * sizeof(*f->ino));
-		}
 		id = f->nino++;
 	} else {
 		return 0;
@@ -193,6 +217,7 @@ newinode(Vfs *f, int fd, const struct stat *st)
 	f->ino[id].type = st->st_mode & S_IFMT;
 	f->ino[id].nlookup = 1;
 	f->ino[id].gen = ++f->gen;
+	f->ino[id].host = host;
 	f->ino[id].next = f->bucket[b];
 	f->bucket[b] = id;
 	return id;
@@ -242,16 +267,13 @@ newhandle(Vfs *f, int fd, int dir)
 		id = f->freefh;
 		f->freefh = f->fh[id].next;
 	} else if (f->nfh < f->maxfh) {
-		if (f->nfh == f->capfh) {
-			f->capfh *= 2;
-			f->fh = erealloc(f->fh, f->capfh * sizeof(*f->fh));
-		}
 		id = f->nfh++;
 	} else {
 		return 0;
 	}
 	f->fh[id].fd = fd;
 	f->fh[id].dir = dir;
+	f->fh[id].host = f->fh[id].top = 0;
 	f->fh[id].next = 0;
 	return id;
 }
@@ -335,9 +357,53 @@ fillentry(Vfs *f, struct fuse_entry_out *e, uint32_t id, const struct stat *st)
 	fillattr(&e->attr, st);
 }
 
+/*
+ * Whether name, in a directory that is below a host bind mount (host) or
+ * is the shared directory itself (top), is below one
+ */
+static int
+below(const Vfs *f, int host, int top, const char *name)
+{
+	size_t i;
+
+	if (host)
+		return 1;
+	for (i = 0; top && i < f->nhostent; i++)
+		if (!strcmp(f->hostent[i], name))
+			return 1;
+	return 0;
+}
+
+/* whether name in the request's directory is below a host bind mount */
+static int
+hostchild(const Req *r, const char *name)
+{
+	return below(r->f, r->node->host, r->top, name);
+}
+
+/*
+ * fd (O_PATH) and its stat: its inode counted once more, or a new one,
+ * host if found below a host bind mount (and then for good); fd becomes
+ * the table's or is closed
+ */
+static int
+intern(Vfs *f, int fd, const struct stat *st, int host, uint32_t *id)
+{
+	if ((*id = findinode(f, st))) {
+		close(fd);
+		f->ino[*id].nlookup++;
+		f->ino[*id].host |= host;
+	} else if (!(*id = newinode(f, fd, st, host))) {
+		close(fd);
+		return -ENFILE;
+	}
+	return 0;
+}
+
 /* name in directory dirfd: its inode, counted once more; *id and *st */
 static int
-lookup(Vfs *f, int dirfd, const char *name, uint32_t *id, struct stat *st)
+lookup(Vfs *f, int dirfd, int host, const char *name, uint32_t *id,
+    struct stat *st)
 {
 	int fd, e;
 
@@ -348,14 +414,7 @@ lookup(Vfs *f, int dirfd, const char *name, uint32_t *id, struct stat *st)
 		close(fd);
 		return e;
 	}
-	if ((*id = findinode(f, st))) {
-		close(fd);
-		f->ino[*id].nlookup++;
-	} else if (!(*id = newinode(f, fd, st))) {
-		close(fd);
-		return -ENFILE;
-	}
-	return 0;
+	return intern(f, fd, st, host, id);
 }
 
 static int
@@ -418,24 +477,49 @@ openflags(uint32_t g)
 	return g & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC);
 }
 
-/* an fd for I/O on a regular file's inode */
+/* what opening a file of this type for I/O gives: 0 for a regular file */
 static int
-reopen(const Inode *n, int flags)
+openable(mode_t type)
+{
+	if (type == S_IFDIR)
+		return -EISDIR;
+	if (type == S_IFLNK)
+		return -ELOOP;
+	return type == S_IFREG ? 0 : -ENXIO;
+}
+
+/*
+ * An fd for I/O on the regular file whose O_PATH fd is pfd, the caller
+ * having checked its type: never blocking (on a lease a host process
+ * holds), and blocking once open, as the guest's I/O expects
+ */
+static int
+reopenfd(int pfd, int flags)
 {
 	char path[32];
 	int fd;
 
-	if (n->type == S_IFDIR)
-		return -EISDIR;
-	if (n->type == S_IFLNK)
-		return -ELOOP;
-	if (n->type != S_IFREG)
-		return -ENXIO;
 	if ((flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
-	if ((fd = open(procpath(path, n->fd), flags | O_CLOEXEC | O_NOCTTY)) < 0)
+	fd = open(procpath(path, pfd), flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return -errno;
+	if (setnonblock(fd, 0) < 0) {
+		close(fd);
+		return -EIO;
+	}
 	return fd;
+}
+
+/* an fd for I/O on a regular file's inode */
+static int
+reopen(const Inode *n, int flags)
+{
+	int e;
+
+	if ((e = openable(n->type)))
+		return e;
+	return reopenfd(n->fd, flags);
 }
 
 static int
@@ -453,43 +537,68 @@ attrreply(Req *r, const Inode *n)
 	return put(r, &o, sizeof(o));
 }
 
-/* name in the request's directory, just made: counted, owned if new, replied */
+/* mode less what may not land below a host bind mount */
+static mode_t
+hostmode(mode_t type, mode_t mode)
+{
+	return mode & ~(mode_t)(S_ISUID | (type == S_IFDIR ? 0 : S_ISGID));
+}
+
+/*
+ * Inode id, named name in the request's directory, whose stat was ps
+ * before: owned and given its mode if new (the essay's owners), replied.
+ * The caller's lookup is made good: on an error it is forgotten.
+ */
 static int
-made(Req *r, const char *name, mode_t mode, int new, uint32_t *idp)
+made(Req *r, uint32_t id, const char *name, const struct stat *ps,
+    mode_t mode, int new)
 {
 	struct fuse_entry_out e;
-	struct stat st, ps;
-	char path[32];
-	uint32_t id;
+	struct stat st;
+	char path[32], esc[NAME_MAX * 4 + 1];
+	Inode *n = &r->f->ino[id];	/* the tables never move */
+	uid_t uid = r->h.uid;
 	gid_t gid = r->h.gid;
-	Inode *n;
 	int err;
 
-	if ((err = lookup(r->f, r->node->fd, name, &id, &st)))
-		return err;
-	n = &r->f->ino[id];
 	if (!new)
 		goto done;
-	/* a set-group-ID directory hands its group down, as the kernel does */
-	if (!statnode(r->node, &ps) && (ps.st_mode & S_ISGID)) {
-		gid = ps.st_gid;
-		if (n->type == S_IFDIR)
-			mode |= S_ISGID;
+	mode &= 07777;
+	if (n->host) {
+		uid = ps->st_uid;
+		gid = ps->st_gid;
+		mode = hostmode(n->type, mode);
+	} else if (ps->st_mode & S_ISGID) {
+		gid = ps->st_gid;	/* handed down, as the kernel does */
 	}
-	if (fchownat(n->fd, "", r->h.uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		logmsg(LDEBUG, "vfs: chown %s to %u:%u:", name, r->h.uid, gid);
+	if ((ps->st_mode & S_ISGID) && n->type == S_IFDIR)
+		mode |= S_ISGID;
+	if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		glog(LDEBUG, "vfs: chown %s to %u:%u:",
+		    escape(esc, sizeof(esc), name, strlen(name)), uid, gid);
 	/* after the chown, which clears set-ID bits; and past husk's umask */
-	if (n->type != S_IFLNK && chmod(procpath(path, n->fd), mode & 07777) < 0)
-		logmsg(LDEBUG, "vfs: chmod %s:", name);
+	if (n->type != S_IFLNK && chmod(procpath(path, n->fd), mode) < 0)
+		glog(LDEBUG, "vfs: chmod %s:",
+		    escape(esc, sizeof(esc), name, strlen(name)));
 done:
 	if ((err = statnode(n, &st))) {
 		forget(r->f, id, 1);
 		return err;
 	}
 	fillentry(r->f, &e, id, &st);
-	if (idp)
-		*idp = id;
 	return put(r, &e, sizeof(e));
+}
+
+/* name, just made in the request's directory (ps its stat from before) */
+static int
+madename(Req *r, const char *name, const struct stat *ps, mode_t mode)
+{
+	struct stat st;
+	uint32_t id;
+	int err;
+
+	err = lookup(r->f, r->node->fd, hostchild(r, name), name, &id, &st);
+	return err ? err : made(r, id, name, ps, mode, 1);
 }
 
 static int
@@ -507,7 +616,7 @@ doinit(Req *r)
 	if (in.major > FUSE_KERNEL_VERSION)	/* the guest asks again with ours */
 		return put(r, &o, MIN(r->max, sizeof(o)));
 	if (in.major < FUSE_KERNEL_VERSION || in.minor < 12) {
-		logmsg(LWARN, "vfs: the guest speaks FUSE %u.%u: too old",
+		glog(LWARN, "vfs: the guest speaks FUSE %u.%u: too old",
 		    in.major, in.minor);
 		return -EPROTO;
 	}
@@ -548,7 +657,7 @@ dolookup(Req *r)
 
 	if ((err = name1(r, 0, &name)))
 		return err;
-	if ((err = lookup(r->f, r->node->fd, name, &id, &st)))
+	if ((err = lookup(r->f, r->node->fd, hostchild(r, name), name, &id, &st)))
 		return err;
 	fillentry(r->f, &e, id, &st);
 	return put(r, &e, sizeof(e));
@@ -581,15 +690,26 @@ dosetattr(Req *r)
 {
 	struct fuse_setattr_in in;
 	struct timespec ts[2];
+	struct stat st;
 	char path[32];
 	Inode *n = r->node;
 	Handle *h;
 	uid_t uid;
 	gid_t gid;
+	mode_t mode;
 	int fd, e;
 
 	memcpy(&in, r->arg, sizeof(in));
 	procpath(path, n->fd);
+	/* below a host bind mount: the owner it has, or nothing done */
+	if (n->host && (in.valid & (FATTR_UID | FATTR_GID))) {
+		if ((e = statnode(n, &st)))
+			return e;
+		if (((in.valid & FATTR_UID) && in.uid != st.st_uid) ||
+		    ((in.valid & FATTR_GID) && in.gid != st.st_gid))
+			return -EPERM;
+		in.valid &= ~(FATTR_UID | FATTR_GID);
+	}
 	if (in.valid & (FATTR_UID | FATTR_GID)) {
 		uid = in.valid & FATTR_UID ? (uid_t)in.uid : (uid_t)-1;
 		gid = in.valid & FATTR_GID ? (gid_t)in.gid : (gid_t)-1;
@@ -599,7 +719,10 @@ dosetattr(Req *r)
 	if (in.valid & FATTR_MODE) {
 		if (n->type == S_IFLNK)
 			return -EOPNOTSUPP;
-		if (chmod(path, in.mode & 07777) < 0)
+		mode = in.mode & 07777;
+		if (n->host)
+			mode = hostmode(n->type, mode);
+		if (chmod(path, mode) < 0)
 			return -errno;
 	}
 	if (in.valid & FATTR_SIZE) {
@@ -652,21 +775,25 @@ static int
 dosymlink(Req *r)
 {
 	const char *name, *target;
+	struct stat ps;
 	int e;
 
 	if ((e = name2(r, 0, &name, &target, 0)))
 		return e;
 	if (inodesfull(r->f))
 		return -ENFILE;
+	if ((e = statnode(r->node, &ps)))
+		return e;
 	if (symlinkat(target, r->node->fd, name) < 0)
 		return -errno;
-	return made(r, name, 0777, 1, NULL);
+	return madename(r, name, &ps, 0777);
 }
 
 static int
 domknod(Req *r)
 {
 	struct fuse_mknod_in in;
+	struct stat ps;
 	const char *name;
 	mode_t type;
 	int e;
@@ -675,22 +802,25 @@ domknod(Req *r)
 	if ((e = name1(r, sizeof(in), &name)))
 		return e;
 	type = in.mode & S_IFMT;
-	if (type == S_IFCHR && in.rdev != 0)
+	if (type == S_IFCHR && (in.rdev != 0 || hostchild(r, name)))
 		return -EPERM;	/* host devices stay out; 0:0 is a whiteout */
 	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
 	    type != S_IFCHR)
 		return type == S_IFBLK ? -EPERM : -EINVAL;
 	if (inodesfull(r->f))
 		return -ENFILE;
-	if (mknodat(r->node->fd, name, type | (in.mode & 07777), 0) < 0)
+	if ((e = statnode(r->node, &ps)))
+		return e;
+	if (mknodat(r->node->fd, name, type | (in.mode & S_IRWXU), 0) < 0)
 		return -errno;
-	return made(r, name, in.mode, 1, NULL);
+	return madename(r, name, &ps, in.mode);
 }
 
 static int
 domkdir(Req *r)
 {
 	struct fuse_mkdir_in in;
+	struct stat ps;
 	const char *name;
 	int e;
 
@@ -699,9 +829,11 @@ domkdir(Req *r)
 		return e;
 	if (inodesfull(r->f))
 		return -ENFILE;
-	if (mkdirat(r->node->fd, name, in.mode & 07777) < 0)
+	if ((e = statnode(r->node, &ps)))
+		return e;
+	if (mkdirat(r->node->fd, name, in.mode & S_IRWXU) < 0)
 		return -errno;
-	return made(r, name, in.mode, 1, NULL);
+	return madename(r, name, &ps, in.mode);
 }
 
 static int
@@ -793,7 +925,7 @@ dolink(Req *r)
 		    name, AT_SYMLINK_FOLLOW);
 	if (err < 0)
 		return -errno;
-	if ((err = lookup(r->f, r->node->fd, name, &id, &st)))
+	if ((err = lookup(r->f, r->node->fd, hostchild(r, name), name, &id, &st)))
 		return err;
 	fillentry(r->f, &e, id, &st);
 	return put(r, &e, sizeof(e));
@@ -816,14 +948,22 @@ doopen(Req *r)
 	return put(r, &o, sizeof(o));
 }
 
+/*
+ * A new file, made with O_EXCL (a new regular file cannot block), or the
+ * one there: found by O_PATH, and reopened only if it is a regular file.
+ * Either way the inode is the O_PATH fd of what was opened, not a second
+ * look at the name.
+ */
 static int
 docreate(Req *r)
 {
 	struct fuse_create_in in;
 	struct fuse_open_out o;
+	struct stat ps, st;
 	const char *name;
+	char path[32];
 	uint32_t id;
-	int fd, e, flags, new;
+	int fd, pfd, e, flags, new = 1;
 
 	memcpy(&in, r->arg, sizeof(in));
 	if ((e = name1(r, sizeof(in), &name)))
@@ -834,24 +974,45 @@ docreate(Req *r)
 		return -EINVAL;
 	if (inodesfull(r->f) || handlesfull(r->f))
 		return -ENFILE;
+	if ((e = statnode(r->node, &ps)))
+		return e;
+	flags = openflags(in.flags);
 	/* O_NOFOLLOW: not through a symlink, dangling or not */
-	flags = openflags(in.flags) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-	new = 1;
-	fd = openat(r->node->fd, name, flags | O_CREAT | O_EXCL, in.mode & 07777);
-	if (fd < 0 && errno == EEXIST && !(in.flags & O_EXCL)) {
-		new = 0;	/* there already: opened, its owner and mode kept */
-		fd = openat(r->node->fd, name, flags);
-	}
-	if (fd < 0)
+	fd = openat(r->node->fd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY, in.mode & S_IRWXU);
+	if (fd >= 0) {
+		if ((pfd = open(procpath(path, fd), O_PATH | O_CLOEXEC)) < 0) {
+			e = -errno;
+			close(fd);
+			return e;
+		}
+	} else if (errno == EEXIST && !(in.flags & O_EXCL)) {
+		new = 0;	/* there already: its owner and mode kept */
+		pfd = openat(r->node->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0)
+			return -errno;
+		if (fstat(pfd, &st) < 0)
+			e = -errno;
+		else if (!(e = openable(st.st_mode & S_IFMT)) &&
+		    (fd = reopenfd(pfd, flags)) < 0)
+			e = fd;
+		if (e) {
+			close(pfd);
+			return e;
+		}
+	} else {
 		return -errno;
-	if ((e = made(r, name, in.mode, new, &id))) {
+	}
+	if (fstat(pfd, &st) < 0) {
+		e = -errno;
+		close(pfd);
 		close(fd);
 		return e;
 	}
-	if (r->f->ino[id].type != S_IFREG) {	/* swapped under us on the host */
+	if ((e = intern(r->f, pfd, &st, hostchild(r, name), &id)) ||
+	    (e = made(r, id, name, &ps, in.mode, new))) {
 		close(fd);
-		forget(r->f, id, 1);
-		return -EIO;
+		return e;
 	}
 	memset(&o, 0, sizeof(o));
 	o.fh = newhandle(r->f, fd, 0);
@@ -958,7 +1119,10 @@ doopendir(Req *r)
 	if (fd < 0)
 		return -errno;
 	memset(&o, 0, sizeof(o));
-	o.fh = newhandle(r->f, fd, 1);
+	if ((o.fh = newhandle(r->f, fd, 1))) {
+		r->f->fh[o.fh].host = r->node->host;
+		r->f->fh[o.fh].top = r->top;
+	}
 	return put(r, &o, sizeof(o));
 }
 
@@ -1013,7 +1177,8 @@ doreaddir(Req *r)
 			e.attr.ino = ino;
 			e.attr.mode = (uint32_t)buf.b[i + 18] << 12;
 			if (plus && strcmp(name, ".") && strcmp(name, "..") &&
-			    !lookup(r->f, h->fd, name, &id, &st))
+			    !lookup(r->f, h->fd, below(r->f, h->host, h->top, name),
+			    name, &id, &st))
 				fillentry(r->f, &e, id, &st);
 			memset(r->out + r->len, 0, need);
 			if (plus)
@@ -1175,18 +1340,21 @@ dispatch(Vfs *f, Req *r)
 
 	for (i = 0; i < LEN(optab) && optab[i].op != r->h.opcode; i++)
 		;
-	if (i == LEN(optab))
+	if (i == LEN(optab)) {
+		glog(LDEBUG, "vfs: opcode %u unknown", r->h.opcode);
 		return -ENOSYS;
+	}
 	if (!f->inited && r->h.opcode != FUSE_INIT)
 		return -EIO;
 	if (r->n < optab[i].argsz || r->max < optab[i].outsz)
 		return -EINVAL;
 	if ((optab[i].need & NODE) && !(r->node = node(f, r->h.nodeid)))
 		return -ESTALE;
+	r->top = r->h.nodeid == ROOT;
 	if ((optab[i].need & DIR) && r->node->type != S_IFDIR)
 		return -ENOTDIR;
 	if ((e = optab[i].fn(r)) && e != -ENOENT)	/* a miss is routine */
-		logmsg(LDEBUG, "vfs: %s nodeid %llu: %s", optab[i].name,
+		glog(LDEBUG, "vfs: %s nodeid %llu: %s", optab[i].name,
 		    (unsigned long long)r->h.nodeid, strerror(-e));
 	return e;
 }
@@ -1204,13 +1372,13 @@ request(Vfs *f, const Vchain *c)
 	r.f = f;
 	got = iov_copyfrom(c->iov, c->nout, 0, f->req, MIN(c->outlen, MAXREQ));
 	if (got < sizeof(r.h)) {
-		logmsg(LDEBUG, "vfs: request shorter than its header");
+		glog(LDEBUG, "vfs: request shorter than its header");
 		e = -EINVAL;
 		goto reply;
 	}
 	memcpy(&r.h, f->req, sizeof(r.h));
 	if (r.h.len < sizeof(r.h) || r.h.len > got) {
-		logmsg(LDEBUG, "vfs: request length %u, %zu bytes given",
+		glog(LDEBUG, "vfs: request length %u, %zu bytes given",
 		    r.h.len, got);
 		e = -EINVAL;
 		goto reply;
@@ -1348,13 +1516,12 @@ vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err)
 	memcpy(f->tag, tag, n);
 	f->req = emalloc(MAXREQ);
 	f->rep = emalloc(MAXREPLY);
-	f->capino = f->capfh = 64;
-	f->ino = ecalloc(f->capino, sizeof(*f->ino));
-	f->fh = ecalloc(f->capfh, sizeof(*f->fh));
+	fdbudget(f);
+	f->ino = ecalloc(f->maxino, sizeof(*f->ino));
+	f->fh = ecalloc(f->maxfh, sizeof(*f->fh));
 	f->nino = ROOT;
 	f->nfh = 1;
-	fdbudget(f);
-	newinode(f, fd, &st);
+	newinode(f, fd, &st, 0);
 	f->ino[ROOT].gen = 0;	/* the kernel wants the root's generation 0 */
 	if (virtio_init(&f->dev, &ops, f, gm) < 0) {
 		seterr(err, "virtio-fs: eventfd:");
@@ -1370,14 +1537,49 @@ vfs_dev(Vfs *f)
 	return &f->dev;
 }
 
+/*
+ * The shim's: name, an entry of the shared directory, is a host bind
+ * mount. Its inode, if the guest found it already, is marked now; what
+ * is found below it later is marked as it is found.
+ */
+int
+vfs_hostentry(Vfs *f, const char *name)
+{
+	struct stat st;
+	uint32_t id;
+	int fd;
+
+	if (!okname(name, strlen(name)))
+		return -1;
+	pthread_mutex_lock(&f->dev.lock);
+	if (!below(f, 0, 1, name)) {
+		f->hostent = erealloc(f->hostent, (f->nhostent + 1) *
+		    sizeof(*f->hostent));
+		f->hostent[f->nhostent++] = estrdup(name);
+	}
+	fd = openat(f->ino[ROOT].fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && (id = findinode(f, &st)))
+			f->ino[id].host = 1;
+		close(fd);
+	}
+	pthread_mutex_unlock(&f->dev.lock);
+	return 0;
+}
+
 void
 vfs_free(Vfs *f)
 {
+	size_t i;
+
 	if (!f)
 		return;
 	dropall(f);
 	close(f->ino[ROOT].fd);
 	virtio_free(&f->dev);
+	for (i = 0; i < f->nhostent; i++)
+		free(f->hostent[i]);
+	free(f->hostent);
 	free(f->ino);
 	free(f->fh);
 	free(f->req);

@@ -10,8 +10,10 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -39,6 +41,24 @@ static uint32_t tuid, tgid;	/* the caller in the requests' headers */
 static uint8_t rb[RMAX];	/* the last reply's body */
 static uint32_t rn;		/* its length */
 static int root;
+
+/* gkick, but no longer than it takes the device to answer */
+static void
+kick(int q)
+{
+	uint8_t *u = g.gm.base + qused(q);
+	uint64_t one = 1;
+	int i;
+
+	if (write(g.d->vq[q].kickfd, &one, 8) != 8)
+		abort();
+	for (i = 0; i < 3; i++) {
+		loop_run(1);
+		if (__atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE) !=
+		    g.seen[q])
+			break;
+	}
+}
 
 /* one chain on queue q; the used length, -1 if it did not come back */
 static long
@@ -68,7 +88,7 @@ submit(int q, const Seg *s, int ns, uint64_t *addr)
 		prev = i;
 	}
 	gpublish(&g, q, first);
-	gkick(&g, q);
+	kick(q);
 	if (gused(&g, q, &id, &len) != 1 || id != first)
 		return -1;
 	return len;
@@ -1190,6 +1210,359 @@ owners(void)
 	tuid = tgid = 0;
 }
 
+/*
+ * Many inodes made and found under one directory, past every size the
+ * inode table had to grow through: the directory's inode must stay valid
+ * while each new one is added (it was read after a realloc had moved it:
+ * ASan from the 63rd MKDIR, a plain build's segfault at the 8191st).
+ */
+static void
+growth(void)
+{
+	struct fuse_entry_out e, pe;
+	struct fuse_mknod_in mk;
+	struct fuse_link_in li;
+	struct fuse_attr a;
+	char name[32], names[4096];
+	struct stat st;
+	uint64_t fh, gdir;
+	int i, n, bad = 0;
+
+	fresh();
+	CHECK(mkdir_(1, "grow", 02755, &pe) == 0);
+	gdir = pe.nodeid;
+	for (i = 0; i < 9000 && !bad; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		switch (i % 6) {
+		case 0:
+			bad = mkdir_(gdir, name, 0755, &e);
+			break;
+		case 1:
+			if (!(bad = create(gdir, name, O_RDWR, 0644, &e, &fh)))
+				bad = release(FUSE_RELEASE, fh);
+			break;
+		case 2:
+			memset(&mk, 0, sizeof(mk));
+			mk.mode = S_IFIFO | 0600;
+			if (!(bad = calln(FUSE_MKNOD, gdir, &mk, sizeof(mk), name)))
+				memcpy(&e, rb, sizeof(e));
+			break;
+		case 3:
+			snprintf(names, sizeof(names), "%s%ctarget", name, 0);
+			if (!(bad = call2(FUSE_SYMLINK, gdir, NULL, 0, names,
+			    strlen(name) + 8, 4096)))
+				memcpy(&e, rb, sizeof(e));
+			break;
+		case 4:
+			snprintf(names, sizeof(names), "grow/%s", name);
+			hwrite(names, "x");
+			bad = lookup(gdir, name, &e);
+			break;
+		case 5:
+			memset(&li, 0, sizeof(li));
+			li.oldnodeid = e.nodeid;	/* the file of case 4 */
+			if (!(bad = calln(FUSE_LINK, gdir, &li, sizeof(li), name)))
+				memcpy(&e, rb, sizeof(e));
+			break;
+		}
+		snprintf(names, sizeof(names), "grow/%s", name);
+		if (!bad && (lstat(hpath(names), &st) < 0 || e.attr.ino != st.st_ino ||
+		    e.nodeid < 2))
+			bad = -9980;
+		/* made in a set-group-ID directory: its group came from it */
+		if (!bad && i % 6 == 0 && !(e.attr.mode & S_ISGID))
+			bad = -9981;
+	}
+	CHECK(!bad && i == 9000);
+	if (bad)
+		printf("  op %d (%d): %d\n", i - 1, (i - 1) % 6, bad);
+	CHECK(getattr(gdir, &a) == 0 && a.ino == pe.attr.ino);
+	/* READDIRPLUS counts each one once more, holding its handle */
+	CHECK(listdir(gdir, 1, 4096, names, sizeof(names), NULL, &n) == 0 &&
+	    n == 9000 + 2);
+}
+
+/* SIGALRM: a request that blocked the loop thread */
+static void
+hung(int sig)
+{
+	static const char m[] = "FAIL (a request blocked the loop: killed by alarm)\n";
+
+	(void)sig;
+	if (write(1, m, sizeof(m) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+/* CREATE of an existing FIFO: an error at once, not a loop thread blocked forever */
+static void
+createfifo(void)
+{
+	struct fuse_entry_out e;
+	char hi[] = "hi";
+	uint64_t fh, t0;
+
+	fresh();
+	CHECK(mkfifo(hpath("cfifo"), 0666) == 0);
+	signal(SIGALRM, hung);
+	alarm(5);
+	t0 = nowns();
+	CHECK(create(1, "cfifo", O_WRONLY, 0644, &e, &fh) != 0);
+	CHECK(create(1, "cfifo", O_RDONLY, 0644, &e, &fh) != 0);
+	CHECK(create(1, "cfifo", O_RDWR | O_TRUNC, 0644, &e, &fh) != 0);
+	CHECK(lookup(1, "cfifo", &e) == 0);
+	CHECK(fopen_(e.nodeid, O_WRONLY, &fh) == -ENXIO);
+	CHECK(nowns() - t0 < 2000000000ull);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	/* a regular file still opens through CREATE, truncated if asked */
+	hwrite("cf", "abc");
+	CHECK(create(1, "cf", O_RDWR | O_TRUNC, 0644, &e, &fh) == 0);
+	CHECK(e.attr.size == 0 && rw(FUSE_WRITE, fh, 0, hi, 2, 0) == 2);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+}
+
+/* the events inotify saw on fd, 0 for none */
+static int
+notified(int fd)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	return n > 0 ? (int)n : 0;
+}
+
+/* a device node in the share is never opened on the host: CREATE, OPEN, truncate */
+static void
+devnodes(void)
+{
+	struct fuse_setattr_in in;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	int ifd;
+
+	if (!root) {
+		printf("  (not root: no device node to test with)\n");
+		return;
+	}
+	fresh();
+	CHECK(mknod(hpath("null"), S_IFCHR | 0666, makedev(1, 3)) == 0);
+	CHECK((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0);
+	CHECK(inotify_add_watch(ifd, hpath("null"), IN_OPEN | IN_CLOSE) >= 0);
+	/* the watch works: an open by the test itself is seen */
+	close(open(hpath("null"), O_RDONLY));
+	CHECK(notified(ifd) > 0);
+	CHECK(create(1, "null", O_RDWR, 0644, &e, &fh) != 0);
+	CHECK(create(1, "null", O_WRONLY | O_TRUNC, 0644, &e, &fh) != 0);
+	CHECK(lookup(1, "null", &e) == 0 && S_ISCHR(e.attr.mode));
+	CHECK(fopen_(e.nodeid, O_RDWR, &fh) == -ENXIO);
+	memset(&in, 0, sizeof(in));
+	in.valid = FATTR_SIZE;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) != 0);
+	CHECK(notified(ifd) == 0);	/* husk never opened it */
+	close(ifd);
+}
+
+/*
+ * Host bind mounts (share entries marked by vfs_hostentry): what the
+ * guest makes there belongs to the directory's owner, never carries
+ * set-user-ID (or set-group-ID but on directories), and no chown to
+ * another owner nor device node gets through.
+ */
+static void
+hostowners(void)
+{
+	struct fuse_setattr_in in;
+	struct fuse_entry_out e, d, s;
+	struct fuse_mknod_in mk;
+	struct fuse_attr_out o;
+	struct stat st;
+	char names[256];
+	uint64_t fh;
+
+	if (!root) {
+		printf("  (not root: ownership not checked)\n");
+		return;
+	}
+	fresh();
+	CHECK(mkdir(hpath("c1.m0"), 0755) == 0 && chown(hpath("c1.m0"), 4321, 8765) == 0);
+	CHECK(mkdir(hpath("c1.m0/deep"), 0755) == 0 &&
+	    chown(hpath("c1.m0/deep"), 2222, 3333) == 0);
+	CHECK(mkdir(hpath("c1.m1"), 0755) == 0 && chown(hpath("c1.m1"), 4321, 8765) == 0);
+	CHECK(mkdir(hpath("c1"), 0755) == 0);
+	hwrite("c1.m2", "");
+	CHECK(vfs_hostentry(fs, "c1.m0") == 0);
+	CHECK(vfs_hostentry(fs, "c1.m2") == 0);
+	CHECK(vfs_hostentry(fs, "..") < 0 && vfs_hostentry(fs, "a/b") < 0 &&
+	    vfs_hostentry(fs, "") < 0);
+	tuid = 1234;
+	tgid = 5678;
+	CHECK(lookup(1, "c1.m0", &d) == 0);
+	/* CREATE: the directory's owner, no set-ID bits */
+	CHECK(create(d.nodeid, "suid", O_RDWR, 06755, &e, &fh) == 0);
+	CHECK(e.attr.uid == 4321 && e.attr.gid == 8765 && (e.attr.mode & 07777) == 0755);
+	CHECK(stat(hpath("c1.m0/suid"), &st) == 0 && st.st_uid == 4321 &&
+	    st.st_gid == 8765 && (st.st_mode & 07777) == 0755);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	/* MKDIR: set-group-ID stays on a directory, set-user-ID does not */
+	CHECK(mkdir_(d.nodeid, "sdir", 06777, &e) == 0);
+	CHECK(stat(hpath("c1.m0/sdir"), &st) == 0 && st.st_uid == 4321 &&
+	    st.st_gid == 8765 && (st.st_mode & 07777) == 02777);
+	/* below a subdirectory: its owner */
+	CHECK(lookup(d.nodeid, "deep", &s) == 0);
+	CHECK(mkdir_(s.nodeid, "d2", 0700, &e) == 0);
+	CHECK(stat(hpath("c1.m0/deep/d2"), &st) == 0 && st.st_uid == 2222 &&
+	    st.st_gid == 3333);
+	CHECK(create(e.nodeid, "f", O_RDWR, 02755, &e, &fh) == 0);
+	CHECK(stat(hpath("c1.m0/deep/d2/f"), &st) == 0 && st.st_uid == 2222 &&
+	    (st.st_mode & 07777) == 0755);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	/* MKNOD: FIFOs yes, owned likewise; character and block devices no */
+	memset(&mk, 0, sizeof(mk));
+	mk.mode = S_IFIFO | 04640;
+	CHECK(calln(FUSE_MKNOD, d.nodeid, &mk, sizeof(mk), "fifo") == 0);
+	CHECK(lstat(hpath("c1.m0/fifo"), &st) == 0 && st.st_uid == 4321 &&
+	    (st.st_mode & 07777) == 0640);
+	mk.mode = S_IFCHR | 0666;	/* 0:0, an overlay whiteout */
+	CHECK(calln(FUSE_MKNOD, d.nodeid, &mk, sizeof(mk), "wh") == -EPERM);
+	mk.mode = S_IFBLK | 0666;
+	CHECK(calln(FUSE_MKNOD, d.nodeid, &mk, sizeof(mk), "blk") == -EPERM);
+	CHECK(lstat(hpath("c1.m0/wh"), &st) < 0 && lstat(hpath("c1.m0/blk"), &st) < 0);
+	/* SYMLINK */
+	snprintf(names, sizeof(names), "sl%cx", 0);
+	CHECK(call2(FUSE_SYMLINK, d.nodeid, NULL, 0, names, 5, 4096) == 0);
+	CHECK(lstat(hpath("c1.m0/sl"), &st) == 0 && st.st_uid == 4321);
+	/* SETATTR: no set-ID bits, no other owner */
+	CHECK(lookup(d.nodeid, "suid", &e) == 0);
+	memset(&in, 0, sizeof(in));
+	in.valid = FATTR_MODE;
+	in.mode = S_IFREG | 06711;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == 0);
+	memcpy(&o, rb, sizeof(o));
+	CHECK((o.attr.mode & 07777) == 0711);
+	CHECK(stat(hpath("c1.m0/suid"), &st) == 0 && (st.st_mode & 07777) == 0711);
+	in.valid = FATTR_UID;
+	in.uid = 0;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == -EPERM);
+	in.valid = FATTR_GID;
+	in.gid = 0;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == -EPERM);
+	CHECK(stat(hpath("c1.m0/suid"), &st) == 0 && st.st_uid == 4321 && st.st_gid == 8765);
+	in.valid = FATTR_UID | FATTR_GID;	/* to the owner it has: nothing to refuse */
+	in.uid = 4321;
+	in.gid = 8765;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == 0);
+	in.valid = FATTR_MODE;	/* a directory keeps set-group-ID */
+	in.mode = S_IFDIR | 06755;
+	CHECK(call(FUSE_SETATTR, s.nodeid, &in, sizeof(in)) == 0);
+	CHECK(stat(hpath("c1.m0/deep"), &st) == 0 && (st.st_mode & 07777) == 02755);
+	/* a file bound as an entry of its own */
+	CHECK(lookup(1, "c1.m2", &e) == 0);
+	in.mode = S_IFREG | 04755;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == 0);
+	CHECK(stat(hpath("c1.m2"), &st) == 0 && (st.st_mode & 07777) == 0755);
+	/* found by READDIRPLUS, then made into */
+	forget(s.nodeid, 1);
+	CHECK(call(FUSE_OPENDIR, d.nodeid, NULL, 0) == 0);
+	memcpy(&fh, rb, sizeof(fh));
+	{
+		struct fuse_read_in ri;
+		struct fuse_direntplus *dp;
+		size_t off;
+
+		memset(&ri, 0, sizeof(ri));
+		ri.fh = fh;
+		ri.size = 4096;
+		CHECK(call(FUSE_READDIRPLUS, d.nodeid, &ri, sizeof(ri)) == 0);
+		for (off = 0, s.nodeid = 0; off + sizeof(*dp) <= rn;
+		    off += FUSE_DIRENTPLUS_SIZE(dp)) {
+			dp = (struct fuse_direntplus *)(void *)(rb + off);
+			if (dp->dirent.namelen == 4 && !memcmp(dp->dirent.name, "deep", 4))
+				s.nodeid = dp->entry_out.nodeid;
+		}
+		CHECK(s.nodeid != 0);
+	}
+	CHECK(release(FUSE_RELEASEDIR, fh) == 0);
+	CHECK(s.nodeid && mkdir_(s.nodeid, "d3", 04755, &e) == 0);
+	CHECK(stat(hpath("c1.m0/deep/d3"), &st) == 0 && st.st_uid == 2222 &&
+	    (st.st_mode & 07777) == 02755);	/* deep is set-group-ID now */
+	/* looked up before it was marked: marked all the same */
+	CHECK(lookup(1, "c1.m1", &e) == 0);
+	CHECK(vfs_hostentry(fs, "c1.m1") == 0);
+	CHECK(create(e.nodeid, "late", O_RDWR, 04755, &e, &fh) == 0);
+	CHECK(stat(hpath("c1.m1/late"), &st) == 0 && st.st_uid == 4321 &&
+	    (st.st_mode & 07777) == 0755);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	/* the container's own root beside them: the guest's owners and modes */
+	CHECK(lookup(1, "c1", &d) == 0);
+	CHECK(create(d.nodeid, "suid", O_RDWR, 04755, &e, &fh) == 0);
+	CHECK(stat(hpath("c1/suid"), &st) == 0 && st.st_uid == 1234 &&
+	    st.st_gid == 5678 && (st.st_mode & 07777) == 04755);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	/* a new session forgets the inodes, not which entries are the host's */
+	CHECK(call(FUSE_DESTROY, 0, NULL, 0) == 0 && init(38) == 0);
+	CHECK(lookup(1, "c1.m0", &d) == 0);
+	CHECK(mkdir_(d.nodeid, "again", 04777, &e) == 0);
+	CHECK(stat(hpath("c1.m0/again"), &st) == 0 && st.st_uid == 4321 &&
+	    (st.st_mode & 07777) == 0777);
+	tuid = tgid = 0;
+}
+
+/* lines in a file */
+static int
+lines(int fd)
+{
+	char buf[65536];
+	ssize_t n, i;
+	int k = 0;
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			k += buf[i] == '\n';
+	return k;
+}
+
+/* what the guest can make husk log, at will, is rate-limited */
+static void
+logflood(void)
+{
+	struct fuse_init_in in;
+	struct fuse_in_header h;
+	struct fuse_attr a;
+	char path[] = "/tmp/husk-rootfs-log-XXXXXX";
+	int fd, saved, i, n;
+
+	fresh();
+	CHECK((fd = mkstemp(path)) >= 0);
+	unlink(path);
+	saved = dup(2);
+	dup2(fd, 2);
+	loglevel = LDEBUG;
+	memset(&in, 0, sizeof(in));
+	in.major = 7;
+	in.minor = 5;
+	memset(&h, 0, sizeof(h));
+	h.len = 1000;
+	h.opcode = FUSE_GETATTR;
+	h.nodeid = 1;
+	for (i = 0; i < 100; i++) {
+		call(FUSE_INIT, 0, &in, sizeof(in));	/* too old */
+		call(9999, 1, NULL, 0);			/* unknown */
+		getattr(1u << 30, &a);			/* stale */
+		callraw(&h, sizeof(h), 4096);		/* longer than given */
+	}
+	loglevel = LERR;
+	dup2(saved, 2);
+	close(saved);
+	n = lines(fd);
+	close(fd);
+	CHECK(n <= 4 * (LOG_BURST + 1));
+	if (n > 4 * (LOG_BURST + 1))
+		printf("  %d lines for 400 bad requests\n", n);
+	fresh();
+}
+
 static void *
 resetter(void *arg)
 {
@@ -1363,6 +1736,11 @@ main(void)
 	RUN(setattrs);
 	RUN(statfs_);
 	RUN(owners);
+	RUN(growth);
+	RUN(createfifo);
+	RUN(devnodes);
+	RUN(hostowners);
+	RUN(logflood);
 	RUN(devreset);
 	RUN(many);
 	RUN(limits);
