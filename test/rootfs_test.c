@@ -1322,6 +1322,70 @@ createfifo(void)
 	CHECK(release(FUSE_RELEASE, fh) == 0);
 }
 
+/* husk's fds open for I/O on the shared file name: 1 if all block, 0 if not, -1 none */
+static int
+blocking(const char *name)
+{
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+	int fd, fl, r = -1;
+
+	for (fd = 3; fd < 4096; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+			continue;
+		target[n] = 0;
+		fl = fcntl(fd, F_GETFL);
+		if (strcmp(target, hpath(name)) || fl < 0 || (fl & O_PATH) ||
+		    (fl & O_ACCMODE) == O_RDONLY)
+			continue;
+		if (fl & O_NONBLOCK)
+			return 0;
+		r = 1;
+	}
+	return r;
+}
+
+/* a file a host process holds a lease on: OPEN says EAGAIN, not wait 45 s */
+static void
+leased(void)
+{
+	struct fuse_setattr_in in;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	int fd;
+
+	if (!root) {
+		printf("  (not root: no lease to test with)\n");
+		return;
+	}
+	fresh();
+	hwrite("leased", "abc");
+	CHECK(chmod(hpath("leased"), 0644) == 0);
+	signal(SIGIO, SIG_IGN);	/* the lease breaker's signal */
+	CHECK((fd = open(hpath("leased"), O_RDONLY)) >= 0);
+	CHECK(fcntl(fd, F_SETLEASE, F_RDLCK) == 0);
+	CHECK(lookup(1, "leased", &e) == 0);
+	signal(SIGALRM, hung);
+	alarm(5);
+	CHECK(fopen_(e.nodeid, O_WRONLY, &fh) == -EWOULDBLOCK);
+	CHECK(create(1, "leased", O_WRONLY, 0644, &e, &fh) == -EWOULDBLOCK);
+	memset(&in, 0, sizeof(in));
+	in.valid = FATTR_SIZE;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == -EWOULDBLOCK);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	close(fd);
+	signal(SIGIO, SIG_DFL);
+	/* the lease gone, the same opens work, and block as usual after */
+	CHECK(fopen_(e.nodeid, O_WRONLY, &fh) == 0);
+	CHECK(blocking("leased") == 1);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	CHECK(create(1, "leased", O_WRONLY, 0644, &e, &fh) == 0);
+	CHECK(blocking("leased") == 1);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+}
+
 /* the events inotify saw on fd, 0 for none */
 static int
 notified(int fd)
@@ -1738,6 +1802,7 @@ main(void)
 	RUN(owners);
 	RUN(growth);
 	RUN(createfifo);
+	RUN(leased);
 	RUN(devnodes);
 	RUN(hostowners);
 	RUN(logflood);
