@@ -3,7 +3,9 @@
  * rootfs.c against a fake guest driver speaking FUSE: the operations a
  * container root needs, against a temporary shared directory, and a
  * hostile guest: names that try to leave the directory, host symlinks
- * pointing out of it, truncated and malformed requests, small buffers.
+ * pointing out of it, truncated and malformed requests, small buffers,
+ * thousands of inodes, CREATE over FIFOs, devices and leased files, owners
+ * and set-ID bits in host bind mounts, and a flood of what husk logs.
  */
 #include <errno.h>
 #include <fcntl.h>
