@@ -330,6 +330,10 @@ typedef struct Vfs Vfs;
 Vfs *vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err);
 VirtioDev *vfs_dev(Vfs *f);
 void vfs_free(Vfs *f);
+/* the share on the host: a tmpfs capped in bytes and inodes, its mounts */
+int share_mount(const char *dir, size_t maxbytes, unsigned maxinodes, char *err);
+int share_readonly(const char *path, char *err);	/* recursively */
+int share_umount(const char *path);	/* husk's own mount only: no symlink followed; then removed */
 
 /*
  * vsock.c: a virtio-vsock device whose host side lives in this process.
@@ -403,5 +407,5 @@ int vmm_add_device(Vm *vm, VirtioDev *d, char *err);	/* before vmm_start */
 int vmm_start(Vm *vm, char *err);		/* boot params, vCPU threads */
 int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
 int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
-const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output; valid until the next call */
+const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output, escaped; valid until the next call */
 void vmm_free(Vm *vm);		/* stops vCPUs, frees all */

@@ -119,7 +119,7 @@ struct Vm {
 	size_t linelen;
 	char tail[CONSOLETAIL];	/* ring of the last console output */
 	size_t tailpos, taillen;
-	char tailout[CONSOLETAIL + 1];
+	char tailout[4 * CONSOLETAIL + 1];	/* escaped: the guest wrote it */
 };
 
 static const struct {
@@ -208,8 +208,11 @@ consoleput(Vm *vm, uint8_t c)
 	}
 	vm->line[vm->linelen] = '\0';
 	if (vm->state != VM_CRASH && (p = strstr(vm->line, "Kernel panic"))) {
+		char esc[sizeof(vm->why)];
+
 		vm->state = VM_CRASH;
-		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s", p);
+		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s",
+		    escape(esc, sizeof(esc), p, strlen(p)));
 	}
 	vm->linelen = 0;
 	if (c != '\n')		/* a long line: go on with its rest */
@@ -228,13 +231,25 @@ consolewrite(Vm *vm, uint8_t c)
 const char *
 vmm_console(Vm *vm)
 {
-	size_t i, start;
+	char raw[CONSOLETAIL];
+	size_t i, start, o = 0, line = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	start = (vm->tailpos + CONSOLETAIL - vm->taillen) % CONSOLETAIL;
 	for (i = 0; i < vm->taillen; i++)
-		vm->tailout[i] = vm->tail[(start + i) % CONSOLETAIL];
-	vm->tailout[vm->taillen] = '\0';
+		raw[i] = vm->tail[(start + i) % CONSOLETAIL];
+	/* line by line, every byte but the line ends escaped */
+	for (i = 0; i <= vm->taillen; i++) {
+		if (i < vm->taillen && raw[i] != '\n')
+			continue;
+		escape(vm->tailout + o, sizeof(vm->tailout) - o, raw + line,
+		    i - line - (i > line && raw[i - 1] == '\r'));
+		o += strlen(vm->tailout + o);
+		if (i < vm->taillen && o + 1 < sizeof(vm->tailout))
+			vm->tailout[o++] = '\n';
+		line = i + 1;
+	}
+	vm->tailout[o] = '\0';
 	pthread_mutex_unlock(&vm->lock);
 	return vm->tailout;
 }

@@ -686,7 +686,7 @@ removes(void)
 }
 
 static void
-escape(void)
+noescape(void)
 {
 	struct fuse_entry_out e, x;
 	struct fuse_setattr_in sa;
@@ -1355,7 +1355,7 @@ main(void)
 	RUN(createrw);
 	RUN(dirs);
 	RUN(removes);
-	RUN(escape);
+	RUN(noescape);
 	RUN(badnames);
 	RUN(malformed);
 	RUN(forgets);
