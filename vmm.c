@@ -190,6 +190,38 @@ stopvm(Vm *vm, int state, const char *fmt, ...)
 		warn("exit eventfd:");
 }
 
+/*
+ * Some cloud VMs offer a /dev/kvm backed by PVM (the kvm_pvm module):
+ * without vmx or svm it runs only guests built for PVM, and husk's guest
+ * would fail late and obscurely (an internal error after seconds of
+ * emulated boot, or an agent that never answers). Known at once from the
+ * module, or from a CPU that shows neither flag.
+ */
+static int
+pvmhost(void)
+{
+	char buf[8192], *p, *end;
+	ssize_t n;
+	int fd, found = 0;
+
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return 1;
+	if ((fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;	/* no /proc: let KVM's own checks speak */
+	n = readall(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (!(p = strstr(buf, "\nflags")) || !(end = strchr(p + 1, '\n')))
+		return 0;
+	*end = '\0';
+	for (p = strtok(p, " \t\n:"); p; p = strtok(NULL, " \t\n"))
+		if (!strcmp(p, "vmx") || !strcmp(p, "svm"))
+			found = 1;
+	return !found;
+}
+
 /* vm->lock held: keep the byte in the tail, watch the lines for a panic */
 static void
 consoleput(Vm *vm, uint8_t c)
@@ -635,6 +667,13 @@ vmm_new(const VmConfig *cfg, char *err)
 	if ((vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) {
 		seterr(err, "/dev/kvm: %s (is the kvm module loaded? husk needs KVM)",
 		    strerror(errno));
+		goto fail;
+	}
+	if (pvmhost()) {
+		seterr(err, "/dev/kvm is PVM's (module kvm_pvm, or no vmx/svm on "
+		    "this CPU): it runs only PVM-aware guest kernels, not husk's. "
+		    "Run husk on a host with hardware virtualization (vmx or svm, "
+		    "nested virtualization enabled in a VM); to test, test/host/run");
 		goto fail;
 	}
 	if ((r = ioctl(vm->kvm, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {
