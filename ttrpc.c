@@ -14,6 +14,22 @@
  * with it. Data frames (streams) are skipped; husk has no streaming
  * methods.
  *
+ * A peer (containerd, or the guest behind the agent link) cannot make a
+ * connection hold more than a bounded amount of memory:
+ * - input is read INCHUNK bytes at a time into one frame body of at most
+ *   TTRPC_MAXMSG; what was read but not parsed waits in at most INCHUNK;
+ * - while OUTPAUSE bytes or more of output wait for the peer, no input is
+ *   read or parsed (EPOLLIN is off), so a peer that sends requests but
+ *   reads no replies blocks on its own writes; it resumes once the
+ *   output drains below OUTPAUSE;
+ * - output never exceeds MAXOUT: a reply that would pass it drops the
+ *   connection (late replies a peer does not read), a call that would
+ *   fails with ENOBUFS and leaves the connection up;
+ * - at most MAXINFLIGHT server calls wait for their handlers; a request
+ *   past that is answered RESOURCE_EXHAUSTED;
+ * - a connection with no methods (a client, like the agent link) answers
+ *   the first MAXSTRAY requests UNIMPLEMENTED and ignores the rest.
+ *
  * One Ttrpc is one connection; it can serve a method table and make calls
  * at once. Its owner holds one reference, dropped by ttrpc_close, which
  * the owner calls exactly once, also after onclose. A server call

@@ -13,6 +13,11 @@
  * while the guest has room and rx buffers are posted. husk offers
  * BUFALLOC bytes the same way and counts as consumed only what reached
  * wfd; a guest that sends past that is reset, so memory stays bounded.
+ * fwd_cnt counts as told to the guest (fwdsent) only once a packet that
+ * carries it is in the rx queue or the control queue; a CREDIT_UPDATE
+ * that finds the control queue full is owed and goes out when the guest
+ * posts rx buffers again, and at most one per connection waits in the
+ * queue (its count is brought up to date as it leaves).
  *
  * rfd is read only after epoll said it is readable: a containerd FIFO
  * whose writer has not opened it yet reads as EOF, but does not poll
@@ -21,8 +26,15 @@
  * Shutdown: EOF on rfd sends SHUTDOWN(SEND); the guest's SHUTDOWN(SEND)
  * closes wfd once every byte is written. When both directions are done
  * husk answers RST and frees the connection. Packets husk must send while
- * the guest has posted no rx buffer wait in a bounded queue, and go out
+ * the guest has posted no rx buffer wait in a queue of at most MAXCTL
+ * (beyond it they are dropped, with a rate-limited warning), and go out
  * before any more data, so a RESPONSE always precedes the first RW.
+ *
+ * So the host memory a guest can tie up is bounded: per connection a
+ * backlog of BUFALLOC, the fds' kernel buffers, and what their other end
+ * holds (a Ttrpc stops reading while its replies back up: see ttrpc.c);
+ * per device MAXCONNS connections and MAXCTL control packets. Messages
+ * the guest can trigger go through glog.
  *
  * A device reset comes from a vCPU thread, which must not touch the loop:
  * it only marks the device, and the loop thread drops the connections

@@ -1128,6 +1128,49 @@ calldone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 	callcode = code;
 }
 
+/*
+ * Issue 9, defect 9: what a guest can make the device say is rate-limited.
+ * 100 refused QueueReady writes and 100 control packets dropped at the
+ * queue's cap give at most LOG_BURST lines each (and a count).
+ */
+static void
+logflood(void)
+{
+	char line[512];
+	int i, err, nrefused = 0, ndropped = 0, nlines = 0;
+	FILE *fp;
+
+	fresh();
+	rxinit(0);
+	fflush(stderr);
+	err = dup(2);
+	fp = tmpfile();
+	dup2(fileno(fp), 2);
+	loglevel = LWARN;
+	for (i = 0; i < 100; i++) {
+		gw(&g, 0x030, 2);	/* the event queue: a size that is no power of 2 */
+		gw(&g, 0x044, 0);
+		gw(&g, 0x038, 3);
+		gw(&g, 0x044, 1);
+	}
+	strays(1024 + 100);
+	loglevel = LERR;
+	fflush(stderr);
+	dup2(err, 2);
+	close(err);
+	rewind(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		nlines++;
+		nrefused += !!strstr(line, "refused");
+		ndropped += !!strstr(line, "dropped");
+	}
+	fclose(fp);
+	CHECK(nrefused >= 1 && nrefused <= LOG_BURST);
+	CHECK(ndropped >= 1 && ndropped <= LOG_BURST);
+	CHECK(nlines <= 2 * LOG_BURST + 2);
+	fresh();
+}
+
 #ifndef FLOOD
 #define FLOOD	(1ull << 30)
 #endif
@@ -1311,6 +1354,7 @@ main(void)
 	RUN(latefifo);
 	RUN(unexpect);
 	RUN(creditresend);
+	RUN(logflood);
 	RUN(serverstall);
 	RUN(agentflood);
 	gw(&g, 0x070, 0);
