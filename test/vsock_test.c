@@ -1171,6 +1171,66 @@ logflood(void)
 	fresh();
 }
 
+/* 100 credit requests while the guest posts no rx buffers: one answer waits */
+static void
+creditcoalesce(void)
+{
+	uint32_t hport, id, len;
+	int fd, i, nupd = 0, nfree = 0, free[QNUM];
+	uint8_t b[HSZ];
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 65536) == 0);
+	strays(16);	/* uses up the posted rx buffers */
+	while (gused(&g, RXQ, &id, &len) == 1)
+		free[nfree++] = id;
+	CHECK(nfree == 16);
+	for (i = 0; i < 100; i++) {
+		h = mkhdr(1024, hport, CREDIT_REQUEST, 0, 65536, 0);
+		enc(&h, b);
+		gbuf(&g, TXQ, b, HSZ, 0);
+		if (i % 48 == 47 || i == 99) {
+			gkick(&g, TXQ);
+			g.nextbuf = BUFS;
+		}
+	}
+	while (nfree)
+		rxpost(free[--nfree]);
+	gkick(&g, RXQ);
+	while (grecv(&h, NULL, 0) == 1)
+		nupd += h.op == CREDIT_UPDATE && h.src_port == hport;
+	CHECK(nupd == 1);
+	close(fd);
+	loop_run(2);
+}
+
+/* buf_alloc 0: the device does not read the host's fd at all */
+static void
+zerocredit(void)
+{
+	static char chunk[65536];
+	uint32_t hport;
+	size_t wrote = 0;
+	int fd, i, nrw = 0;
+	ssize_t n;
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 0) == 0);
+	for (i = 0; i < 200; i++) {
+		if ((n = write(fd, chunk, sizeof(chunk))) > 0)
+			wrote += n;
+		loop_run(0);
+	}
+	while (grecv(&h, NULL, 0) == 1)
+		nrw += h.op == RW;
+	CHECK(nrw == 0);
+	CHECK(wrote < 2 << 20);	/* the socket's buffers, no more */
+	close(fd);
+	loop_run(2);
+}
+
 #ifndef FLOOD
 #define FLOOD	(1ull << 30)
 #endif
@@ -1354,6 +1414,8 @@ main(void)
 	RUN(latefifo);
 	RUN(unexpect);
 	RUN(creditresend);
+	RUN(creditcoalesce);
+	RUN(zerocredit);
 	RUN(logflood);
 	RUN(serverstall);
 	RUN(agentflood);
