@@ -380,8 +380,8 @@ sendframe(Ttrpc *t, uint32_t id, int type, const uint8_t *body, size_t n)
 	if (t->closed || t->broken)
 		return;
 	if (t->outn - t->outoff + need > MAXOUT) {
-		glog(LWARN, "ttrpc: the peer reads none of %lu bytes of "
-		    "output: connection dropped", (unsigned long)(t->outn - t->outoff));
+		glog(LWARN, "ttrpc: the peer leaves %lu bytes of replies "
+		    "unread: connection dropped", (unsigned long)(t->outn - t->outoff));
 		breaks(t, "ttrpc: the peer does not read its replies");
 		return;
 	}
