@@ -2,7 +2,8 @@
 /*
  * ttrpc.c over socketpairs in one process, driven by loop_run: a server
  * and a client, or one side of them against raw frames written and read
- * by hand (partial, oversized, malformed, as Go's ttrpc encodes them).
+ * by hand (partial, oversized, malformed, as Go's ttrpc encodes them),
+ * and peers that flood or never read, against the per-connection caps.
  */
 #include <errno.h>
 #include <signal.h>
