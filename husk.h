@@ -235,7 +235,8 @@ void pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
 /*
  * ttrpc.c: containerd's ttrpc over any stream fd, non-blocking, in the
  * loop. A server answers through a method table; handlers may reply at
- * once or later (a Wait). A client may have many calls in flight.
+ * once or later (a Wait). A client may have many calls in flight. Each
+ * connection caps what its peer can make it hold (ttrpc.c's top).
  */
 #define TTRPC_MAXMSG	(4 << 20)
 enum {	/* google.rpc.Code */
@@ -260,6 +261,7 @@ void ttrpc_onclose(Ttrpc *t, void (*fn)(Ttrpc *t, void *arg));	/* peer gone or e
 void *ttrpc_arg(Ttrpc *t);
 Ttrpc *ttrpc_conn(TtrpcCall *c);	/* NULL once the connection is closed */
 void ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n);	/* frees c */
+/* -1 and errno: ENOTCONN, EMSGSIZE, ENOBUFS (the peer reads nothing), EOVERFLOW */
 int ttrpc_call(Ttrpc *t, const char *service, const char *method,
     const void *req, size_t n, uint64_t timeoutns, TtrpcDone done, void *arg);
 void ttrpc_close(Ttrpc *t);	/* once, also after onclose; pending calls end with RPC_UNAVAILABLE */
