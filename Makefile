@@ -8,9 +8,10 @@ LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o
 OBJ = shim.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
-	test/vsock_test test/rootfs_test
+	test/vsock_test test/rootfs_test test/share_test test/util_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
-	test/virtio_test-san test/vsock_test-san test/rootfs_test-san
+	test/virtio_test-san test/vsock_test-san test/rootfs_test-san \
+	test/share_test-san test/util_test-san
 
 all: husk
 
@@ -44,6 +45,8 @@ test/rootfs_test: test/rootfs_test.c test/guest.h
 test/ttrpc_test: test/ttrpc_test.c
 test/virtio_test: test/virtio_test.c test/guest.h
 test/vsock_test: test/vsock_test.c test/guest.h
+test/share_test: test/share_test.c
+test/util_test: test/util_test.c
 $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
@@ -53,6 +56,8 @@ test/rootfs_test-san: test/rootfs_test.c test/guest.h
 test/ttrpc_test-san: test/ttrpc_test.c
 test/virtio_test-san: test/virtio_test.c test/guest.h
 test/vsock_test-san: test/vsock_test.c test/guest.h
+test/share_test-san: test/share_test.c
+test/util_test-san: test/util_test.c
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 

@@ -16,6 +16,10 @@ static const char *vm_cmdline =
 	"i8042.nomux i8042.dumbkbd tsc=reliable no_timer_check "
 	"rdinit=/init";
 
+/* the share: a tmpfs holding a bind of each container root and host mount */
+static const size_t share_maxbytes = 64 * 1024;	/* its own files: only mount points */
+static const unsigned share_maxinodes = 1024;	/* entries, for all containers of the sandbox */
+
 /* vsock */
 static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
 

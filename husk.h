@@ -235,7 +235,8 @@ void pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
 /*
  * ttrpc.c: containerd's ttrpc over any stream fd, non-blocking, in the
  * loop. A server answers through a method table; handlers may reply at
- * once or later (a Wait). A client may have many calls in flight.
+ * once or later (a Wait). A client may have many calls in flight. Each
+ * connection caps what its peer can make it hold (ttrpc.c's top).
  */
 #define TTRPC_MAXMSG	(4 << 20)
 enum {	/* google.rpc.Code */
@@ -260,6 +261,7 @@ void ttrpc_onclose(Ttrpc *t, void (*fn)(Ttrpc *t, void *arg));	/* peer gone or e
 void *ttrpc_arg(Ttrpc *t);
 Ttrpc *ttrpc_conn(TtrpcCall *c);	/* NULL once the connection is closed */
 void ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n);	/* frees c */
+/* -1 and errno: ENOTCONN, EMSGSIZE, ENOBUFS (the peer reads nothing), EOVERFLOW */
 int ttrpc_call(Ttrpc *t, const char *service, const char *method,
     const void *req, size_t n, uint64_t timeoutns, TtrpcDone done, void *arg);
 void ttrpc_close(Ttrpc *t);	/* once, also after onclose; pending calls end with RPC_UNAVAILABLE */
@@ -336,6 +338,10 @@ Vfs *vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err);
 VirtioDev *vfs_dev(Vfs *f);
 int vfs_hostentry(Vfs *f, const char *name);
 void vfs_free(Vfs *f);
+/* the share on the host: a tmpfs capped in bytes and inodes, its mounts */
+int share_mount(const char *dir, size_t maxbytes, unsigned maxinodes, char *err);
+int share_readonly(const char *path, char *err);	/* recursively */
+int share_umount(const char *path);	/* husk's own mount only: no symlink followed; then removed */
 
 /*
  * vsock.c: a virtio-vsock device whose host side lives in this process.
@@ -409,5 +415,5 @@ int vmm_add_device(Vm *vm, VirtioDev *d, char *err);	/* before vmm_start */
 int vmm_start(Vm *vm, char *err);		/* boot params, vCPU threads */
 int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
 int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
-const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output; valid until the next call */
+const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output, escaped; valid until the next call */
 void vmm_free(Vm *vm);		/* stops vCPUs, frees all */

@@ -58,6 +58,9 @@
  * No loop state is involved, so the reset does it at once; it holds
  * d->lock as notify does. Whatever the guest can make husk log goes
  * through glog, its names through escape().
+ *
+ * The share's host side (share_mount and its kin, at the end) is what the
+ * shim mounts before it serves the share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1585,4 +1589,68 @@ vfs_free(Vfs *f)
 	free(f->req);
 	free(f->rep);
 	free(f);
+}
+
+/*
+ * The share on the host side. The shim mounts a small tmpfs, binds each
+ * container's root and each host bind mount into it, and serves it. The
+ * guest can write there through virtio-fs, so the tmpfs is capped in
+ * bytes and in inodes (a guest making directories would otherwise grow
+ * unreclaimable kernel memory), and it can plant names there: husk
+ * unmounts only what it mounted, never following a symlink, and removes
+ * the name only after that.
+ */
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY	0x00000001
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE		0x8000
+#endif
+#ifndef UMOUNT_NOFOLLOW
+#define UMOUNT_NOFOLLOW		0x00000008
+#endif
+
+int
+share_mount(const char *dir, size_t maxbytes, unsigned maxinodes, char *err)
+{
+	char data[64];
+
+	snprintf(data, sizeof(data), "mode=0755,size=%zu,nr_inodes=%u",
+	    maxbytes, maxinodes);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    mount("husk", dir, "tmpfs", MS_NOSUID | MS_NODEV, data) < 0) {
+		seterr(err, "shared directory %s:", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+share_readonly(const char *path, char *err)
+{
+	struct {
+		uint64_t set, clr, propagation, userns;
+	} attr = { MOUNT_ATTR_RDONLY, 0, 0, 0 };
+
+#ifdef SYS_mount_setattr
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr,
+	    sizeof(attr)) == 0)
+		return 0;
+#else
+	(void)attr;
+	errno = ENOSYS;
+#endif
+	seterr(err, "%s: read-only, with every mount below it:%s", path,
+	    errno == ENOSYS ? " (needs Linux 5.12 or later)" : "");
+	return -1;
+}
+
+int
+share_umount(const char *path)
+{
+	if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return -1;
+	if (rmdir(path) < 0 && errno == ENOTDIR)
+		unlink(path);
+	return 0;
 }

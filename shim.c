@@ -249,7 +249,8 @@ struct Task {
 	char *config;
 	size_t configlen;
 	int state;
-	uint32_t pid, status;
+	uint32_t pid, status;		/* pid: husk's own (see agentcreatedone) */
+	uint32_t gpid;			/* the process in the guest */
 	uint64_t exitedat;		/* ns since the epoch */
 	uint32_t ports[3];
 	TtrpcCall *call;		/* the Create, Start or Delete in progress */
@@ -259,6 +260,7 @@ struct Task {
 	int rootmounted;		/* <bundle>/rootfs mounted by us */
 	char shared[PATH_MAX];		/* the bind of the root in the share */
 	size_t nbinds;			/* OCI mounts, for <shared>.m<i> */
+	char *bound;			/* [nbinds]: 1 where husk mounted <shared>.m<i> */
 	Task *next;
 };
 
@@ -398,12 +400,12 @@ unbind(Task *t)
 	char path[PATH_MAX + 32];
 	size_t i;
 
-	for (i = 0; i < t->nbinds && t->shared[0]; i++) {
+	for (i = 0; i < t->nbinds && t->bound; i++) {
+		if (!t->bound[i])
+			continue;	/* not ours, whatever the guest put there */
 		snprintf(path, sizeof(path), "%s.m%zu", t->shared, i);
-		if (umount2(path, MNT_DETACH) < 0 && errno == EINVAL)
-			continue;	/* not mounted: not ours */
-		if (rmdir(path) < 0)
-			unlink(path);
+		share_umount(path);
+		t->bound[i] = 0;
 	}
 }
 
@@ -421,8 +423,8 @@ taskfree(Task *t)
 		if (t->ports[i] && S.vs)
 			vsock_unexpect(S.vs, t->ports[i]);
 	unbind(t);
-	if (t->shared[0] && umount2(t->shared, MNT_DETACH) == 0)
-		rmdir(t->shared);
+	if (t->shared[0])
+		share_umount(t->shared);
 	if (t->rootmounted) {
 		char path[PATH_MAX];
 
@@ -434,6 +436,7 @@ taskfree(Task *t)
 	if (t->call)
 		ttrpc_reply(t->call, RPC_ABORTED, "task deleted", NULL, 0);
 	free(t->waiters);
+	free(t->bound);
 	free(t->id);
 	free(t->bundle);
 	free(t->fin);
@@ -555,12 +558,20 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	Pb pb = { 0 }, ev = { 0 };
 	size_t io;
 
-	if (code != RPC_OK || pr_agentresp(resp, n, &t->pid, &status) < 0) {
+	if (code != RPC_OK || pr_agentresp(resp, n, &t->gpid, &status) < 0) {
 		seterr(err, "%s", code != RPC_OK ? (msg && msg[0] ? msg :
 		    "the agent failed") : "the agent's reply is malformed");
 		createfail(t, code != RPC_OK ? code : RPC_INTERNAL, err);
 		return;
 	}
+	/*
+	 * containerd and the tools behind it (ps, nsenter, crictl inspect)
+	 * read the pid as a host process: the guest's pid would name a host
+	 * process of the guest's choosing. The sandbox's host process is
+	 * husk itself, as with Kata, whose VMM is its shim.
+	 */
+	t->pid = getpid();
+	logmsg(LDEBUG, "task %s: pid %u in the guest", t->id, t->gpid);
 	t->call = NULL;
 	t->state = T_CREATED;
 	trace("created in the guest", t);
@@ -619,8 +630,12 @@ sandboxdown(const char *why)
 	S.vmstate = VM_DEAD;
 	S.link.stopped = 1;
 	loop_timer(&S.bootw, 0);
-	logmsg(LWARN, "sandbox: %s; last console output:\n%s", why,
-	    vmm_console(S.vm));
+	/* the console (escaped) only when the guest did not power off */
+	if (vmm_state(S.vm, NULL, 0) == VM_POWEROFF)
+		logmsg(LINFO, "sandbox: %s", why);
+	else
+		logmsg(LWARN, "sandbox: %s; last console output:\n%s", why,
+		    vmm_console(S.vm));
 	if (S.link.t) {
 		ttrpc_close(S.link.t);	/* pending agent calls end UNAVAILABLE */
 		S.link.t = NULL;
@@ -793,6 +808,7 @@ sharebinds(Task *t, const OciSpec *s, char *err)
 	int fd;
 
 	t->nbinds = s->nmounts;
+	t->bound = ecalloc(s->nmounts, 1);
 	for (i = 0; i < s->nmounts; i++) {
 		m = &s->mounts[i];
 		mountopts(m->options, &flags, data, sizeof(data));
@@ -814,9 +830,11 @@ sharebinds(Task *t, const OciSpec *s, char *err)
 			errno = e;
 			goto fail;
 		}
-		if ((flags & MS_RDONLY) && mount(NULL, path, NULL, MS_REMOUNT |
-		    MS_BIND | MS_RDONLY, NULL) < 0)
-			goto fail;
+		t->bound[i] = 1;
+		if ((flags & MS_RDONLY) && share_readonly(path, err) < 0) {
+			unbind(t);
+			return -1;
+		}
 	}
 	return 0;
 fail:
@@ -841,10 +859,7 @@ share(Task *t, const OciSpec *s, char *err)
 		snprintf(root, sizeof(root), "%s/%s", t->bundle, s->rootpath);
 	if (!S.shared[0]) {
 		snprintf(S.shared, sizeof(S.shared), "%s/" SHARED, t->bundle);
-		if ((mkdir(S.shared, 0700) < 0 && errno != EEXIST) ||
-		    mount("husk", S.shared, "tmpfs", MS_NOSUID | MS_NODEV,
-		    "mode=0755,size=64k") < 0) {
-			seterr(err, "shared directory %s:", S.shared);
+		if (share_mount(S.shared, share_maxbytes, share_maxinodes, err) < 0) {
 			S.shared[0] = '\0';
 			return -1;
 		}
@@ -862,6 +877,9 @@ share(Task *t, const OciSpec *s, char *err)
 		t->shared[0] = '\0';
 		return -1;
 	}
+	/* root.readonly holds on the host too, not only in the guest */
+	if (s->rootro && share_readonly(t->shared, err) < 0)
+		return -1;
 	return sharebinds(t, s, err);
 }
 

@@ -14,6 +14,22 @@
  * with it. Data frames (streams) are skipped; husk has no streaming
  * methods.
  *
+ * A peer (containerd, or the guest behind the agent link) cannot make a
+ * connection hold more than a bounded amount of memory:
+ * - input is read INCHUNK bytes at a time into one frame body of at most
+ *   TTRPC_MAXMSG; what was read but not parsed waits in at most INCHUNK;
+ * - while OUTPAUSE bytes or more of output wait for the peer, no input is
+ *   read or parsed (EPOLLIN is off), so a peer that sends requests but
+ *   reads no replies blocks on its own writes; it resumes once the
+ *   output drains below OUTPAUSE;
+ * - output never exceeds MAXOUT: a reply that would pass it drops the
+ *   connection (late replies a peer does not read), a call that would
+ *   fails with ENOBUFS and leaves the connection up;
+ * - at most MAXINFLIGHT server calls wait for their handlers; a request
+ *   past that is answered RESOURCE_EXHAUSTED;
+ * - a connection with no methods (a client, like the agent link) answers
+ *   the first MAXSTRAY requests UNIMPLEMENTED and ignores the rest.
+ *
  * One Ttrpc is one connection; it can serve a method table and make calls
  * at once. Its owner holds one reference, dropped by ttrpc_close, which
  * the owner calls exactly once, also after onclose. A server call
@@ -33,6 +49,15 @@
 #include "husk.h"
 
 enum { HDRLEN = 10, TREQUEST = 1, TRESPONSE = 2, TDATA = 3 };
+
+/* the caps on what one connection's peer can make husk hold (see the top) */
+enum {
+	INCHUNK = 64 * 1024,		/* one read; the most input held unparsed */
+	OUTPAUSE = 64 * 1024,		/* output waiting: input stops being read */
+	MAXOUT = 2 * TTRPC_MAXMSG,	/* output waiting: the connection is dropped */
+	MAXINFLIGHT = 1024,		/* server calls unanswered: more are refused */
+	MAXSTRAY = 16			/* requests answered on a connection with no methods */
+};
 
 typedef struct Pending Pending;
 struct Pending {
@@ -58,17 +83,23 @@ struct Ttrpc {
 	int closed;		/* fd closed, calls ended */
 	int released;		/* the owner called ttrpc_close */
 	int broken;		/* a write failed: torn down from the loop */
+	const char *why;	/* why it broke */
+	uint32_t ev;		/* the epoll events asked for */
 	/* input: the header being read, then the body or bytes to skip */
 	uint8_t hdr[HDRLEN];
 	size_t hdrn;
 	uint8_t *body;
 	size_t bodylen, bodyn, skip;
+	/* bytes [inoff, inn) of in were read but wait for the output to drain */
+	uint8_t *in;
+	size_t inoff, inn;
 	/* output: bytes [outoff, outn) of out wait for the fd */
 	uint8_t *out;
 	size_t outn, outoff, outcap;
-	int wantout;
-	/* server: the last request's stream id */
+	/* server: the last request's stream id, calls not yet answered */
 	uint32_t lastid;
+	size_t inflight;
+	unsigned stray;		/* requests seen while serving no methods */
 	/* client */
 	uint64_t nextid;
 	Pending *pending;
@@ -208,6 +239,7 @@ release(void *p)
 	Ttrpc *t = p;
 
 	free(t->body);
+	free(t->in);
 	free(t->out);
 	free(t);
 }
@@ -281,15 +313,47 @@ deferlost(void *p)
 {
 	Ttrpc *t = p;
 
-	lost(t, "ttrpc: write failed");
+	lost(t, t->why);
 	unref(t);
+}
+
+/* tear down from the loop: this may run inside a caller (ttrpc_reply, ttrpc_call) */
+static void
+breaks(Ttrpc *t, const char *why)
+{
+	t->outoff = t->outn = 0;
+	if (t->broken)
+		return;
+	t->broken = 1;
+	t->why = why;
+	t->refs++;
+	loop_defer(deferlost, t);
+}
+
+/* input waits while this much output does */
+static int
+paused(Ttrpc *t)
+{
+	return t->outn - t->outoff >= OUTPAUSE || t->broken;
+}
+
+/* ask epoll for input unless paused, for output while some waits */
+static void
+watch(Ttrpc *t)
+{
+	uint32_t ev;
+
+	if (t->closed)
+		return;
+	ev = (paused(t) ? 0 : EPOLLIN) | (t->outn > t->outoff ? EPOLLOUT : 0);
+	if (ev != t->ev && loop_mod(&t->w, ev) == 0)
+		t->ev = ev;
 }
 
 static void
 flush(Ttrpc *t)
 {
 	ssize_t n;
-	int want;
 
 	while (t->outoff < t->outn) {
 		n = write(t->w.fd, t->out + t->outoff, t->outn - t->outoff);
@@ -298,25 +362,14 @@ flush(Ttrpc *t)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			/* flush runs inside callers (ttrpc_reply, ttrpc_call):
-			 * tear down from the loop, not here */
-			t->outoff = t->outn = 0;
-			if (!t->broken) {
-				t->broken = 1;
-				t->refs++;
-				loop_defer(deferlost, t);
-			}
+			breaks(t, "ttrpc: write failed");
 			break;
 		}
 		t->outoff += n;
 	}
 	if (t->outoff == t->outn)
 		t->outoff = t->outn = 0;
-	want = t->outn > 0;
-	if (want != t->wantout && !t->closed) {
-		t->wantout = want;
-		loop_mod(&t->w, EPOLLIN | (want ? EPOLLOUT : 0));
-	}
+	watch(t);
 }
 
 static void
@@ -326,6 +379,12 @@ sendframe(Ttrpc *t, uint32_t id, int type, const uint8_t *body, size_t n)
 
 	if (t->closed || t->broken)
 		return;
+	if (t->outn - t->outoff + need > MAXOUT) {
+		glog(LWARN, "ttrpc: the peer leaves %lu bytes of replies "
+		    "unread: connection dropped", (unsigned long)(t->outn - t->outoff));
+		breaks(t, "ttrpc: the peer does not read its replies");
+		return;
+	}
 	if (t->outcap - t->outn < need && t->outoff) {
 		/* reclaim what was already written */
 		memmove(t->out, t->out + t->outoff, t->outn - t->outoff);
@@ -344,8 +403,10 @@ sendframe(Ttrpc *t, uint32_t id, int type, const uint8_t *body, size_t n)
 		memcpy(t->out + t->outn + HDRLEN, body, n);
 	t->outn += need;
 	/* while EPOLLOUT is pending, the loop writes in order */
-	if (!t->wantout)
+	if (!(t->ev & EPOLLOUT))
 		flush(t);
+	else
+		watch(t);
 }
 
 static void
@@ -371,6 +432,7 @@ ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size_t n)
 
 	if (!t->closed)
 		sendstatus(t, c->id, code, msg, resp, n);
+	t->inflight--;
 	free(c);
 	unref(t);
 }
@@ -393,6 +455,23 @@ nameis(const char *name, const uint8_t *b, size_t n)
 	return strlen(name) == n && (!n || !memcmp(name, b, n));
 }
 
+/* a connection serving no methods answers only its first MAXSTRAY requests */
+static int
+answers(Ttrpc *t)
+{
+	if (t->nmethods)
+		return 1;
+	if (t->stray < MAXSTRAY) {
+		t->stray++;
+		return 1;
+	}
+	if (t->stray++ == MAXSTRAY)	/* once per connection */
+		glog(LWARN, "ttrpc: the peer sends requests to a connection "
+		    "that serves none: ignored from now on");
+	t->stray = MAXSTRAY + 1;
+	return 0;
+}
+
 static void
 request(Ttrpc *t, uint32_t id, const uint8_t *b, size_t n)
 {
@@ -403,6 +482,8 @@ request(Ttrpc *t, uint32_t id, const uint8_t *b, size_t n)
 	int svc;
 	Req q;
 
+	if (!answers(t))
+		return;
 	if (id % 2 != 1) {
 		sendstatus(t, id, RPC_INVALID, "ttrpc: stream id must be odd "
 		    "for client initiated streams", NULL, 0);
@@ -425,10 +506,16 @@ request(Ttrpc *t, uint32_t id, const uint8_t *b, size_t n)
 		svc = 1;
 		if (!nameis(m->method, q.method, q.nmethod))
 			continue;
+		if (t->inflight >= MAXINFLIGHT) {
+			sendstatus(t, id, RPC_EXHAUSTED, "ttrpc: too many calls "
+			    "in flight on this connection", NULL, 0);
+			return;
+		}
 		c = ecalloc(1, sizeof(*c));
 		c->t = t;
 		c->id = id;
 		t->refs++;
+		t->inflight++;
 		m->fn(c, q.payload, q.npayload);
 		return;
 	}
@@ -487,8 +574,8 @@ oversized(Ttrpc *t, uint32_t id, int type, uint32_t len)
 
 	snprintf(msg, sizeof(msg), "ttrpc: message length %lu exceeds the "
 	    "maximum message size of %d", (unsigned long)len, TTRPC_MAXMSG);
-	logmsg(LWARN, "%s", msg);
-	if (type == TREQUEST) {
+	glog(LWARN, "%s", msg);
+	if (type == TREQUEST && answers(t)) {
 		sendstatus(t, id, RPC_EXHAUSTED, msg, NULL, 0);
 	} else if (type == TRESPONSE && (p = unlinkpending(t, id))) {
 		p->done(p->arg, RPC_EXHAUSTED, msg, NULL, 0);
@@ -497,22 +584,25 @@ oversized(Ttrpc *t, uint32_t id, int type, uint32_t len)
 	}
 }
 
-/* feed bytes from the stream through the frame parser */
-static void
+/*
+ * Feed bytes from the stream through the frame parser; returns how many
+ * it took. It stops after a frame whose answer paused the input.
+ */
+static size_t
 input(Ttrpc *t, const uint8_t *p, size_t n)
 {
+	size_t k, n0 = n;
 	uint32_t len, id;
 	uint8_t *b;
-	size_t k;
 	int type;
 
-	while (n && !t->closed) {
+	while (n && !t->closed && !paused(t)) {
 		if (t->hdrn < HDRLEN) {
 			k = MIN(n, HDRLEN - t->hdrn);
 			memcpy(t->hdr + t->hdrn, p, k);
 			t->hdrn += k, p += k, n -= k;
 			if (t->hdrn < HDRLEN)
-				return;
+				break;
 			len = getbe32(t->hdr);
 			t->bodyn = 0;
 			if (len > TTRPC_MAXMSG) {
@@ -551,21 +641,38 @@ input(Ttrpc *t, const uint8_t *p, size_t n)
 		free(b);
 		unref(t);
 	}
+	return n0 - n;
+}
+
+/* what was read before the input paused, once the output drained */
+static void
+resume(Ttrpc *t)
+{
+	t->inoff += input(t, t->in + t->inoff, t->inn - t->inoff);
+	if (t->inoff == t->inn) {
+		free(t->in);
+		t->in = NULL;
+		t->inoff = t->inn = 0;
+	}
 }
 
 static void
 ready(Watch *w, uint32_t ev)
 {
 	Ttrpc *t = w->arg;
-	uint8_t buf[65536];
+	uint8_t buf[INCHUNK];
 	ssize_t n;
+	size_t k;
 	int i;
 
 	t->refs++;
-	if (ev & EPOLLOUT)
+	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		flush(t);
+	if (t->in && !t->closed)
+		resume(t);
 	/* a bounded number of reads, so one peer cannot starve the loop */
-	for (i = 0; i < 16 && !t->closed && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)); i++) {
+	for (i = 0; i < 16 && !t->closed && !t->in && !paused(t) &&
+	    (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)); i++) {
 		n = read(t->w.fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -576,8 +683,18 @@ ready(Watch *w, uint32_t ev)
 			    "ttrpc: connection closed by peer");
 			break;
 		}
-		input(t, buf, n);
+		if ((k = input(t, buf, n)) < (size_t)n && !t->closed) {
+			/* paused inside the chunk: keep the rest */
+			t->in = emalloc(n - k);
+			memcpy(t->in, buf + k, n - k);
+			t->inoff = 0;
+			t->inn = n - k;
+		}
 	}
+	/* paused, and the peer hung up: nothing will drain the output */
+	if (!t->closed && paused(t) && (ev & (EPOLLHUP | EPOLLERR)))
+		lost(t, "ttrpc: connection closed by peer");
+	watch(t);
 	unref(t);
 }
 
@@ -645,6 +762,7 @@ ttrpc_new(int fd, const TtrpcMethod *methods, size_t nmethods, void *arg)
 	t->arg = arg;
 	t->refs = 1;
 	t->nextid = 1;
+	t->ev = EPOLLIN;
 	if (loop_add(&t->w, EPOLLIN) < 0) {
 		free(t);
 		return NULL;
@@ -677,6 +795,11 @@ ttrpc_call(Ttrpc *t, const char *service, const char *method,
 	if (pb.n > TTRPC_MAXMSG) {
 		pb_free(&pb);
 		errno = EMSGSIZE;
+		return -1;
+	}
+	if (t->outn - t->outoff + HDRLEN + pb.n > MAXOUT) {
+		pb_free(&pb);	/* the peer reads nothing: fail the call, not the connection */
+		errno = ENOBUFS;
 		return -1;
 	}
 	p = ecalloc(1, sizeof(*p));

@@ -137,7 +137,7 @@ static void
 broken(VirtioDev *d, Virtq *q, const char *why)
 {
 	if (!q->broken)
-		logmsg(LWARN, "%s: queue %d: %s: queue stopped until the driver "
+		glog(LWARN, "%s: queue %d: %s: queue stopped until the driver "
 		    "resets the device", d->ops->name, (int)(q - d->vq), why);
 	q->broken = 1;
 	d->status |= SNEEDSRESET;
@@ -271,7 +271,7 @@ regwrite(VirtioDev *d, uint64_t off, uint32_t v)
 			q->broken = 0;
 			q->lastavail = q->usedidx = 0;
 		} else if (!q->ready) {
-			logmsg(LWARN, "%s: queue %u: refused: bad size or rings "
+			glog(LWARN, "%s: queue %u: refused: bad size or rings "
 			    "outside guest memory", d->ops->name, d->qsel);
 		}
 		break;

@@ -119,7 +119,7 @@ struct Vm {
 	size_t linelen;
 	char tail[CONSOLETAIL];	/* ring of the last console output */
 	size_t tailpos, taillen;
-	char tailout[CONSOLETAIL + 1];
+	char tailout[4 * CONSOLETAIL + 1];	/* escaped: the guest wrote it */
 };
 
 static const struct {
@@ -190,6 +190,38 @@ stopvm(Vm *vm, int state, const char *fmt, ...)
 		warn("exit eventfd:");
 }
 
+/*
+ * Some cloud VMs offer a /dev/kvm backed by PVM (the kvm_pvm module):
+ * without vmx or svm it runs only guests built for PVM, and husk's guest
+ * would fail late and obscurely (an internal error after seconds of
+ * emulated boot, or an agent that never answers). Known at once from the
+ * module, or from a CPU that shows neither flag.
+ */
+static int
+pvmhost(void)
+{
+	char buf[8192], *p, *end;
+	ssize_t n;
+	int fd, found = 0;
+
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return 1;
+	if ((fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;	/* no /proc: let KVM's own checks speak */
+	n = readall(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (!(p = strstr(buf, "\nflags")) || !(end = strchr(p + 1, '\n')))
+		return 0;
+	*end = '\0';
+	for (p = strtok(p, " \t\n:"); p; p = strtok(NULL, " \t\n"))
+		if (!strcmp(p, "vmx") || !strcmp(p, "svm"))
+			found = 1;
+	return !found;
+}
+
 /* vm->lock held: keep the byte in the tail, watch the lines for a panic */
 static void
 consoleput(Vm *vm, uint8_t c)
@@ -208,8 +240,11 @@ consoleput(Vm *vm, uint8_t c)
 	}
 	vm->line[vm->linelen] = '\0';
 	if (vm->state != VM_CRASH && (p = strstr(vm->line, "Kernel panic"))) {
+		char esc[sizeof(vm->why)];
+
 		vm->state = VM_CRASH;
-		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s", p);
+		snprintf(vm->why, sizeof(vm->why), "guest kernel panic: %s",
+		    escape(esc, sizeof(esc), p, strlen(p)));
 	}
 	vm->linelen = 0;
 	if (c != '\n')		/* a long line: go on with its rest */
@@ -228,13 +263,25 @@ consolewrite(Vm *vm, uint8_t c)
 const char *
 vmm_console(Vm *vm)
 {
-	size_t i, start;
+	char raw[CONSOLETAIL];
+	size_t i, start, o = 0, line = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	start = (vm->tailpos + CONSOLETAIL - vm->taillen) % CONSOLETAIL;
 	for (i = 0; i < vm->taillen; i++)
-		vm->tailout[i] = vm->tail[(start + i) % CONSOLETAIL];
-	vm->tailout[vm->taillen] = '\0';
+		raw[i] = vm->tail[(start + i) % CONSOLETAIL];
+	/* line by line, every byte but the line ends escaped */
+	for (i = 0; i <= vm->taillen; i++) {
+		if (i < vm->taillen && raw[i] != '\n')
+			continue;
+		escape(vm->tailout + o, sizeof(vm->tailout) - o, raw + line,
+		    i - line - (i > line && raw[i - 1] == '\r'));
+		o += strlen(vm->tailout + o);
+		if (i < vm->taillen && o + 1 < sizeof(vm->tailout))
+			vm->tailout[o++] = '\n';
+		line = i + 1;
+	}
+	vm->tailout[o] = '\0';
 	pthread_mutex_unlock(&vm->lock);
 	return vm->tailout;
 }
@@ -620,6 +667,13 @@ vmm_new(const VmConfig *cfg, char *err)
 	if ((vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) {
 		seterr(err, "/dev/kvm: %s (is the kvm module loaded? husk needs KVM)",
 		    strerror(errno));
+		goto fail;
+	}
+	if (pvmhost()) {
+		seterr(err, "/dev/kvm is PVM's (module kvm_pvm, or no vmx/svm on "
+		    "this CPU): it runs only PVM-aware guest kernels, not husk's. "
+		    "Run husk on a host with hardware virtualization (vmx or svm, "
+		    "nested virtualization enabled in a VM); to test, test/host/run");
 		goto fail;
 	}
 	if ((r = ioctl(vm->kvm, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {

@@ -13,6 +13,11 @@
  * while the guest has room and rx buffers are posted. husk offers
  * BUFALLOC bytes the same way and counts as consumed only what reached
  * wfd; a guest that sends past that is reset, so memory stays bounded.
+ * fwd_cnt counts as told to the guest (fwdsent) only once a packet that
+ * carries it is in the rx queue or the control queue; a CREDIT_UPDATE
+ * that finds the control queue full is owed and goes out when the guest
+ * posts rx buffers again, and at most one per connection waits in the
+ * queue (its count is brought up to date as it leaves).
  *
  * rfd is read only after epoll said it is readable: a containerd FIFO
  * whose writer has not opened it yet reads as EOF, but does not poll
@@ -21,8 +26,15 @@
  * Shutdown: EOF on rfd sends SHUTDOWN(SEND); the guest's SHUTDOWN(SEND)
  * closes wfd once every byte is written. When both directions are done
  * husk answers RST and frees the connection. Packets husk must send while
- * the guest has posted no rx buffer wait in a bounded queue, and go out
+ * the guest has posted no rx buffer wait in a queue of at most MAXCTL
+ * (beyond it they are dropped, with a rate-limited warning), and go out
  * before any more data, so a RESPONSE always precedes the first RW.
+ *
+ * So the host memory a guest can tie up is bounded: per connection a
+ * backlog of BUFALLOC, the fds' kernel buffers, and what their other end
+ * holds (a Ttrpc stops reading while its replies back up: see ttrpc.c);
+ * per device MAXCONNS connections and MAXCTL control packets. Messages
+ * the guest can trigger go through glog.
  *
  * A device reset comes from a vCPU thread, which must not touch the loop:
  * it only marks the device, and the loop thread drops the connections
@@ -74,7 +86,9 @@ struct Conn {
 	/* from the guest */
 	uint8_t *buf;		/* backlog for wfd, BUFALLOC bytes while used */
 	size_t bufoff, bufn;
-	uint32_t fwdcnt, fwdsent;
+	uint32_t fwdcnt, fwdsent;	/* consumed; the last count told the guest */
+	int creditq;		/* a CREDIT_UPDATE waits in the control queue */
+	int owecredit;		/* one was asked for or due, but could not be queued */
 	int gshut;		/* SHUTDOWN flags from the guest */
 	void (*done)(void *arg, int err);
 	void *arg;
@@ -195,33 +209,50 @@ fillhdr(Vsock *v, Conn *c, Hdr *h, int op, uint32_t flags, uint32_t len)
 	h->flags = flags;
 	h->bufalloc = BUFALLOC;
 	h->fwdcnt = c->fwdcnt;
-	c->fwdsent = c->fwdcnt;
 }
 
-static void
+/* 0 queued, -1 dropped: the queue is full */
+static int
 queuectl(Vsock *v, const Hdr *h)
 {
 	Ctl *k;
 
 	if (v->nctl >= MAXCTL) {
-		logmsg(LWARN, "vsock: the guest posts no rx buffers: control "
-		    "packet dropped");
-		return;
+		glog(LWARN, "vsock: the guest posts no rx buffers: control "
+		    "packet (op %u) dropped", h->op);
+		return -1;
 	}
 	k = ecalloc(1, sizeof(*k));
 	k->h = *h;
 	*v->ctltail = k;
 	v->ctltail = &k->next;
 	v->nctl++;
+	return 0;
 }
 
+/*
+ * A credit update is counted as told only once it is queued, one per
+ * connection waits at a time (pump refreshes its count as it goes out),
+ * and one that could not be queued is owed: pump sends it later.
+ */
 static void
 sendctl(Vsock *v, Conn *c, int op, uint32_t flags)
 {
 	Hdr h;
 
+	if (op == OPCREDITUPDATE && c->creditq)
+		return;
 	fillhdr(v, c, &h, op, flags, 0);
-	queuectl(v, &h);
+	if (queuectl(v, &h) < 0) {
+		if (op == OPCREDITUPDATE)
+			c->owecredit = 1;
+		return;
+	}
+	c->fwdsent = c->fwdcnt;
+	if (op == OPCREDITUPDATE) {
+		c->creditq = 1;
+		c->owecredit = 0;
+	}
 }
 
 /* a reset for a packet that has no connection; never one for a reset */
@@ -379,7 +410,7 @@ finish(Conn *c)
 static void
 consumed(Conn *c)
 {
-	if ((uint32_t)(c->fwdcnt - c->fwdsent) >= BUFALLOC / 4)
+	if (c->owecredit || (uint32_t)(c->fwdcnt - c->fwdsent) >= BUFALLOC / 4)
 		sendctl(c->v, c, OPCREDITUPDATE, 0);
 }
 
@@ -423,7 +454,7 @@ take(Conn *c, const Vchain *ch, uint32_t len)
 
 	if (pending + len > BUFALLOC ||
 	    (uint32_t)(c->fwdcnt + pending + len - c->fwdsent) > BUFALLOC) {
-		logmsg(LWARN, "vsock: guest port %u sent past its credit: reset",
+		glog(LWARN, "vsock: guest port %u sent past its credit: reset",
 		    c->gport);
 		drop(c, 1);
 		return;
@@ -504,6 +535,8 @@ fill(Conn *c)
 		}
 		/* n == 0 is EOF: this buffer carries SHUTDOWN(SEND) instead */
 		fillhdr(v, c, &h, n ? OPRW : OPSHUTDOWN, n ? 0 : SHUTSEND, n);
+		c->fwdsent = c->fwdcnt;	/* every header carries the count */
+		c->owecredit = 0;
 		packhdr(&h, b);
 		iov_copyto(ch.iov, ch.nin, 0, b, HDRSZ);
 		vq_push(d, q, ch.head, HDRSZ + n);
@@ -518,9 +551,9 @@ fill(Conn *c)
 	update(c);
 }
 
-/* send queued control packets, then let waiting connections read again */
-static void
-pump(Vsock *v)
+/* the control queue into rx buffers: 0 once it is empty, -1 out of buffers */
+static int
+sendctls(Vsock *v)
 {
 	VirtioDev *d = &v->dev;
 	Virtq *q = &d->vq[RXQ];
@@ -531,11 +564,16 @@ pump(Vsock *v)
 
 	while ((k = v->ctl)) {
 		if (vq_pop(d, q, &ch) != 1)
-			return;
+			return -1;
 		v->irq = 1;
 		if (ch.nout || ch.inlen < HDRSZ) {
 			vq_push(d, q, ch.head, 0);
 			continue;
+		}
+		if (k->h.op == OPCREDITUPDATE &&
+		    (c = findconn(v, k->h.srcport, k->h.dstport))) {
+			k->h.fwdcnt = c->fwdsent = c->fwdcnt;	/* the latest */
+			c->creditq = 0;
 		}
 		packhdr(&k->h, b);
 		iov_copyto(ch.iov, ch.nin, 0, b, HDRSZ);
@@ -545,6 +583,26 @@ pump(Vsock *v)
 		v->nctl--;
 		free(k);
 	}
+	return 0;
+}
+
+/* send queued control packets and owed credit, then let waiting connections read again */
+static void
+pump(Vsock *v)
+{
+	Conn *c;
+	int owed = 0;
+
+	if (sendctls(v) < 0)
+		return;
+	for (c = v->conns; c; c = c->next) {
+		if (c->owecredit) {
+			sendctl(v, c, OPCREDITUPDATE, 0);
+			owed = 1;
+		}
+	}
+	if (owed && sendctls(v) < 0)
+		return;
 	for (c = v->conns; c; c = c->next) {
 		if (c->rxwait) {
 			c->rxwait = 0;
@@ -697,7 +755,7 @@ request(Vsock *v, const Hdr *h)
 		;
 	if (*pp) {
 		if (!(c = newconn(v, h->dstport, h->srcport, (*pp)->rfd, (*pp)->wfd))) {
-			logmsg(LWARN, "vsock: port %u:", h->dstport);
+			glog(LWARN, "vsock: port %u:", h->dstport);
 			rstfor(v, h);
 			return;
 		}
@@ -706,12 +764,12 @@ request(Vsock *v, const Hdr *h)
 		free(p);
 	} else if (p) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-			logmsg(LWARN, "vsock: port %u: socketpair:", h->dstport);
+			glog(LWARN, "vsock: port %u: socketpair:", h->dstport);
 			rstfor(v, h);
 			return;
 		}
 		if (!(c = newconn(v, h->dstport, h->srcport, sv[0], sv[0]))) {
-			logmsg(LWARN, "vsock: port %u:", h->dstport);
+			glog(LWARN, "vsock: port %u:", h->dstport);
 			close(sv[0]);
 			close(sv[1]);
 			rstfor(v, h);
@@ -806,16 +864,16 @@ txqueue(Vsock *v)
 		iov_copyfrom(ch.iov, ch.nout, 0, b, HDRSZ);
 		unpackhdr(b, &h);
 		if (ch.outlen < HDRSZ) {
-			logmsg(LDEBUG, "vsock: short packet from the guest dropped");
+			glog(LDEBUG, "vsock: short packet from the guest dropped");
 		} else if (h.srccid != v->cid || h.dstcid != VSOCK_HOST_CID) {
-			logmsg(LDEBUG, "vsock: packet from cid %llu to cid %llu "
+			glog(LDEBUG, "vsock: packet from cid %llu to cid %llu "
 			    "dropped", (unsigned long long)h.srccid,
 			    (unsigned long long)h.dstcid);
 		} else if (h.type != STREAM) {
 			rstfor(v, &h);
 		} else if (h.len != ch.outlen - HDRSZ || h.len > BUFALLOC ||
 		    (h.op != OPRW && h.len)) {
-			logmsg(LDEBUG, "vsock: packet length %u with %u payload "
+			glog(LDEBUG, "vsock: packet length %u with %u payload "
 			    "bytes: reset", h.len, ch.outlen - HDRSZ);
 			if ((c = findconn(v, h.dstport, h.srcport)))
 				drop(c, 1);

@@ -708,7 +708,7 @@ removes(void)
 }
 
 static void
-escapes(void)
+noescape(void)
 {
 	struct fuse_entry_out e, x;
 	struct fuse_setattr_in sa;
@@ -1794,7 +1794,7 @@ main(void)
 	RUN(createrw);
 	RUN(dirs);
 	RUN(removes);
-	RUN(escapes);
+	RUN(noescape);
 	RUN(badnames);
 	RUN(malformed);
 	RUN(forgets);

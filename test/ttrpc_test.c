@@ -2,7 +2,8 @@
 /*
  * ttrpc.c over socketpairs in one process, driven by loop_run: a server
  * and a client, or one side of them against raw frames written and read
- * by hand (partial, oversized, malformed, as Go's ttrpc encodes them).
+ * by hand (partial, oversized, malformed, as Go's ttrpc encodes them),
+ * and peers that flood or never read, against the per-connection caps.
  */
 #include <errno.h>
 #include <signal.h>
@@ -55,12 +56,27 @@ huge(TtrpcCall *c, const uint8_t *req, size_t n)
 	free(b);
 }
 
+static TtrpcCall *kept[2000];
+static int nkept;
+
+static void
+keep(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	(void)req;
+	(void)n;
+	if (nkept < (int)LEN(kept))
+		kept[nkept++] = c;
+	else
+		ttrpc_reply(c, RPC_INTERNAL, "test: kept too many", NULL, 0);
+}
+
 static const TtrpcMethod methods[] = {
 	/* service  method   handler */
 	{ SVC,      "Echo",  echo },
 	{ SVC,      "Later", later },
 	{ SVC,      "Fail",  fail },
 	{ SVC,      "Huge",  huge },
+	{ SVC,      "Keep",  keep },
 };
 
 typedef struct {
@@ -869,6 +885,253 @@ rawclient(void)
 	clear(r, 5);
 }
 
+/*
+ * The stream of empty request frames with ids 1, 3, 5, ...: the bytes
+ * from offset off on, n of them, into b.
+ */
+static void
+emptyreqs(uint8_t *b, uint64_t off, size_t n)
+{
+	uint8_t f[10];
+	size_t i;
+
+	for (i = 0; i < n; i++, off++) {
+		if (i == 0 || off % 10 == 0)
+			frame(f, 0, 2 * (uint32_t)(off / 10) + 1, 1);
+		b[i] = f[off % 10];
+	}
+}
+
+/* read every whole frame fd has; the ids must be 1, 3, 5, ... from *next */
+static int
+eatframes(int fd, uint8_t *buf, size_t *have, size_t size, uint32_t *next,
+    long *nframes)
+{
+	size_t len, off;
+	ssize_t n;
+	uint32_t id;
+
+	while ((n = read(fd, buf + *have, size - *have)) > 0) {
+		*have += n;
+		for (off = 0; *have - off >= 10; off += 10 + len) {
+			len = (size_t)buf[off] << 24 | buf[off + 1] << 16 |
+			    buf[off + 2] << 8 | buf[off + 3];
+			if (len > 1024)
+				return -1;
+			if (*have - off < 10 + len)
+				break;
+			id = (uint32_t)buf[off + 4] << 24 | buf[off + 5] << 16 |
+			    buf[off + 6] << 8 | buf[off + 7];
+			if (id != *next || buf[off + 8] != 2)
+				return -1;
+			*next += 2;
+			(*nframes)++;
+		}
+		memmove(buf, buf + off, *have - off);
+		*have -= off;
+	}
+	return 0;
+}
+
+/*
+ * A peer that floods requests and never reads: the server stops reading
+ * once its replies back up, so the peer's writes block after a bounded
+ * amount; every request taken is answered, in order, once the peer
+ * reads; and a peer that hangs up while the input is paused is noticed.
+ */
+static void
+flood(void)
+{
+	static uint8_t b[65536], rb[65536];
+	uint64_t sent = 0, cap = 64 << 20;
+	uint32_t next = 1;
+	long nframes = 0;
+	size_t have = 0;
+	ssize_t w;
+	int fd, idle, i;
+	Ttrpc *s;
+
+	fd = rawpair(&s, methods, LEN(methods));
+	ttrpc_onclose(s, onclose);
+	nclosed = 0;
+	for (idle = 0; idle < 200 && sent < cap; ) {
+		emptyreqs(b, sent, sizeof(b));
+		if ((w = write(fd, b, sizeof(b))) > 0) {
+			sent += w;
+			idle = 0;
+		} else {
+			idle++;
+		}
+		loop_run(0);
+	}
+	/* the old code read all 64 MiB and held 17 MiB of replies */
+	printf("  flood: the peer wrote %llu bytes before it blocked\n",
+	    (unsigned long long)sent);
+	CHECK(sent < 4 << 20);
+	/* every request taken is answered in order; the rest follow */
+	for (i = 0; i < 200000 && (uint64_t)nframes < sent / 10; i++) {
+		CHECK(eatframes(fd, rb, &have, sizeof(rb), &next, &nframes) == 0);
+		loop_run(0);
+	}
+	CHECK((uint64_t)nframes == sent / 10);
+	CHECK(nclosed == 0);
+	/* flood again, then hang up while the server's input is paused */
+	for (idle = 0; idle < 200; ) {
+		emptyreqs(b, sent, sizeof(b));
+		if ((w = write(fd, b, sizeof(b))) > 0) {
+			sent += w;
+			idle = 0;
+		} else {
+			idle++;
+		}
+		loop_run(0);
+	}
+	close(fd);
+	for (i = 0; i < 100 && !nclosed; i++)
+		loop_run(1);
+	CHECK(nclosed == 1);
+	loop_run(0);
+}
+
+/* replies a peer does not read, past the output cap: the connection goes */
+static void
+outcap(void)
+{
+	uint8_t b[256], *big;
+	size_t n;
+	int fd, i;
+	Result r;
+	Ttrpc *s, *c;
+
+	big = calloc(1, TTRPC_MAXMSG - 16);
+	fd = rawpair(&s, methods, LEN(methods));
+	ttrpc_onclose(s, onclose);
+	nclosed = 0;
+	nkept = 0;
+	for (i = 0, n = 0; i < 4; i++)
+		n += request(b + n, 2 * i + 1, SVC, "Keep", "");
+	CHECK(write(fd, b, n) == (ssize_t)n);
+	for (i = 0; i < 10 && nkept < 4; i++)
+		loop_run(1);
+	CHECK(nkept == 4);
+	/* two 4 MiB replies fit in the cap, the third does not */
+	ttrpc_reply(kept[0], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	ttrpc_reply(kept[1], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	loop_run(0);
+	CHECK(nclosed == 0);
+	ttrpc_reply(kept[2], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	for (i = 0; i < 10 && !nclosed; i++)
+		loop_run(1);
+	CHECK(nclosed == 1);
+	ttrpc_reply(kept[3], RPC_OK, NULL, NULL, 0);	/* after the end: dropped */
+	close(fd);
+	loop_run(0);
+	/* a client's calls past the cap fail; the connection stays */
+	fd = rawpair(&c, NULL, 0);
+	memset(&r, 0, sizeof(r));
+	CHECK(ttrpc_call(c, "s", "M", big, TTRPC_MAXMSG - 16, 0, done, &r) == 0);
+	CHECK(ttrpc_call(c, "s", "M", big, TTRPC_MAXMSG - 16, 0, done, &r) == 0);
+	errno = 0;
+	CHECK(ttrpc_call(c, "s", "M", big, TTRPC_MAXMSG - 16, 0, done, &r) == -1);
+	CHECK(errno == ENOBUFS);
+	close(fd);
+	loop_run(5);
+	CHECK(r.ncalls == 2 && r.code == RPC_UNAVAILABLE);
+	ttrpc_close(c);
+	loop_run(0);
+	clear(&r, 1);
+	free(big);
+}
+
+/* more calls in flight than the cap: the extra ones are refused */
+static void
+toomany(void)
+{
+	static uint8_t b[1100 * 64];
+	char payload[64], msg[128];
+	int fd, code, i, got;
+	uint32_t id, next = 1;
+	long nframes = 0;
+	size_t n, k, have = 0;
+	ssize_t w;
+	Ttrpc *s;
+
+	fd = rawpair(&s, methods, LEN(methods));
+	nkept = 0;
+	for (i = 0, n = 0; i < 1100; i++)
+		n += request(b + n, 2 * i + 1, SVC, "Keep", "");
+	for (k = 0, i = 0; k < n && i < 10000; i++) {
+		if ((w = write(fd, b + k, n - k)) > 0)
+			k += w;
+		loop_run(0);
+	}
+	for (i = 0; i < 20; i++)
+		loop_run(1);
+	CHECK(nkept == 1024);
+	/* the 76 past the cap were answered at once */
+	for (got = 0, i = 0; i < 76; i++) {
+		if (response(fd, &id, &code, msg, payload, sizeof(payload)) < 0)
+			break;
+		got += code == RPC_EXHAUSTED && id == 2 * (1024 + (uint32_t)i) + 1;
+	}
+	CHECK(got == 76);
+	for (i = 0; i < nkept; i++)
+		ttrpc_reply(kept[i], RPC_OK, NULL, NULL, 0);
+	for (i = 0; i < 1000 && nframes < 1024; i++) {
+		loop_run(1);
+		CHECK(eatframes(fd, b, &have, sizeof(b), &next, &nframes) == 0);
+	}
+	CHECK(nframes == 1024);
+	/* room again */
+	nkept = 0;
+	n = request(b, 2 * 1100 + 1, SVC, "Echo", "again");
+	CHECK(write(fd, b, n) == (ssize_t)n);
+	CHECK(response(fd, &id, &code, msg, payload, sizeof(payload)) == 0);
+	CHECK(id == 2 * 1100 + 1 && code == 0 && !strcmp(payload, "again"));
+	close(fd);
+	loop_run(5);
+	ttrpc_close(s);
+	loop_run(0);
+}
+
+/*
+ * A connection that serves nothing (the shim's agent link) answers only
+ * the first 16 requests it gets; its calls still work.
+ */
+static void
+stray(void)
+{
+	static uint8_t b[10 * 1000];
+	uint8_t rb[65536];
+	uint32_t next = 1, id;
+	long nframes = 0;
+	size_t have = 0, n;
+	int fd, i, type;
+	Result r;
+	Ttrpc *c;
+
+	fd = rawpair(&c, NULL, 0);
+	emptyreqs(b, 0, sizeof(b));
+	CHECK(write(fd, b, sizeof(b)) == sizeof(b));
+	for (i = 0; i < 50; i++) {
+		loop_run(1);
+		CHECK(eatframes(fd, rb, &have, sizeof(rb), &next, &nframes) == 0);
+	}
+	CHECK(nframes == 16);
+	memset(&r, 0, sizeof(r));
+	CHECK(ttrpc_call(c, "s", "M", "x", 1, 0, done, &r) == 0);
+	CHECK(readframe(fd, &id, &type, rb, sizeof(rb)) > 0 && id == 1 && type == 1);
+	n = frame(rb, 0, 1, 2);
+	CHECK(write(fd, rb, n) == (ssize_t)n);
+	spin(&r.ncalls, 1);
+	CHECK(r.ncalls == 1 && r.code == RPC_OK);
+	close(fd);
+	loop_run(5);
+	ttrpc_close(c);
+	loop_run(0);
+	clear(&r, 1);
+}
+
 int
 main(void)
 {
@@ -889,5 +1152,9 @@ main(void)
 	RUN(oversized);
 	RUN(badrequests);
 	RUN(rawclient);
+	RUN(flood);
+	RUN(outcap);
+	RUN(toomany);
+	RUN(stray);
 	return TDONE();
 }

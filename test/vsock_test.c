@@ -2,7 +2,10 @@
 /*
  * vsock.c against a fake guest driver: connections both ways, data both
  * ways, the credit logic, shutdown and reset, fd backends (socketpairs,
- * pipes), and malformed packets from the guest.
+ * pipes), and malformed packets from the guest; then issue 9's hostile
+ * guest: credit withheld, the control queue full, log lines provoked, and
+ * 1 GiB of ttrpc frames pushed into a real Ttrpc (VmHWM must stay under
+ * 64 MiB, plain and under ASan).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -826,6 +829,567 @@ unexpect(void)
 	CHECK(grecv(&h, NULL, 0) == 1 && h.op == RST);
 }
 
+/* send n packets to ports nobody uses, in batches: each asks for an RST */
+static void qkick(int q);
+
+static void
+strays(int n)
+{
+	uint8_t b[HSZ];
+	Hdr h;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		h = mkhdr(50000 + i, 60000, CREDIT_REQUEST, 0, 0, 0);
+		enc(&h, b);
+		gbuf(&g, TXQ, b, HSZ, 0);
+		if (i % 48 == 47 || i == n - 1) {
+			gkick(&g, TXQ);
+			g.nextbuf = BUFS;
+		}
+	}
+}
+
+/*
+ * A credit update the device could not queue (the guest posted no rx
+ * buffers and the control queue was full) is still owed: it goes out once
+ * the guest posts buffers again. The old code counted it as sent, and the
+ * guest, out of credit, waited forever.
+ */
+static void
+creditresend(void)
+{
+	static char chunk[65536], in[65536];
+	uint32_t hport, id, len, fwd = 0;
+	int fd, i, k, free[QNUM], nfree = 0, nrst = 0;
+	ssize_t n;
+	size_t got;
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 65536) == 0);
+	/* use up the 16 posted rx buffers, then fill the control queue */
+	strays(16 + 1024 + 10);
+	while (gused(&g, RXQ, &id, &len) == 1) {
+		dec(g.gm.base + rxaddr[id], &h);
+		nrst += h.op == RST;
+		free[nfree++] = id;
+	}
+	CHECK(nfree == 16 && nrst == 16);
+	/* 64 KiB the host consumes at once: a credit update is due */
+	h = mkhdr(1024, hport, RW, sizeof(chunk), 65536, 0);
+	gsend(&h, chunk, sizeof(chunk));
+	g.nextbuf = BUFS;
+	for (got = 0, i = 0; i < 100 && got < sizeof(chunk); i++)
+		if ((n = readsome(fd, in, sizeof(in))) > 0)
+			got += n;
+	CHECK(got == sizeof(chunk));
+	/* rx buffers again: the RSTs, then the credit update */
+	for (i = nfree; i < QNUM; i++)
+		free[nfree++] = i;
+	for (k = 0; k < 100 && fwd != sizeof(chunk); k++) {
+		while (nfree)
+			rxpost(free[--nfree]);
+		gkick(&g, RXQ);
+		while (gused(&g, RXQ, &id, &len) == 1) {
+			dec(g.gm.base + rxaddr[id], &h);
+			if (h.op == RST)
+				nrst++;
+			if (h.op == CREDIT_UPDATE && h.src_port == hport)
+				fwd = h.fwd_cnt;
+			free[nfree++] = id;
+		}
+	}
+	CHECK(nrst == 16 + 1024);	/* the queue's cap: 10 more were dropped */
+	CHECK(fwd == sizeof(chunk));
+	while (nfree)
+		rxpost(free[--nfree]);
+	gkick(&g, RXQ);
+	close(fd);
+	loop_run(2);
+}
+
+/*
+ * The hostile guest of issue 9 against a real Ttrpc: it accepts the
+ * host's connection with buf_alloc 0 (it never takes a reply), posts rx
+ * buffers only for control packets, and pushes ttrpc frames as fast as
+ * the host's credit lets it. The stream: 300,000 empty requests, a
+ * malformed 512 KiB request, 512 KiB of a data frame, an answer nobody
+ * asked for, repeated.
+ */
+#define TXSLOT	(HSZ + 65536)
+#define TXAT(i)	(BUFS + (uint64_t)(i) * 0x10100)	/* 4 slots below the rx buffers */
+
+typedef struct {
+	uint32_t hport;
+	uint64_t sent;		/* stream bytes sent */
+	uint32_t hostfwd;	/* the host's fwd_cnt, as last told */
+	int reset;
+	uint8_t *rw;		/* RW payloads the host sent, if any */
+	size_t nrw, rwcap;
+} Flow;
+
+static uint8_t *unit;
+static size_t unitlen;
+
+static size_t
+tframe(uint8_t *b, uint32_t len, uint32_t id, int type)
+{
+	b[0] = len >> 24, b[1] = len >> 16, b[2] = len >> 8, b[3] = len;
+	b[4] = id >> 24, b[5] = id >> 16, b[6] = id >> 8, b[7] = id;
+	b[8] = type;
+	b[9] = 0;
+	return 10;
+}
+
+static void
+mkunit(void)
+{
+	size_t n = 0;
+	uint32_t i;
+
+	unitlen = 300000 * 10 + 3 * 10 + 2 * (512 << 10) + 1000;
+	unit = malloc(unitlen);
+	for (i = 0; i < 300000; i++)
+		n += tframe(unit + n, 0, 2 * i + 1, 1);
+	n += tframe(unit + n, 512 << 10, 2 * i + 1, 1);
+	memset(unit + n, 0xff, 512 << 10);	/* not protobuf */
+	n += 512 << 10;
+	n += tframe(unit + n, 512 << 10, 2 * i + 3, 3);
+	memset(unit + n, 0x5a, 512 << 10);
+	n += 512 << 10;
+	n += tframe(unit + n, 1000, 99, 2);
+	memset(unit + n, 0x0a, 1000);
+	n += 1000;
+	if (n != unitlen)
+		abort();
+}
+
+/* the rx queue: control packets (and RW payloads) for the flow */
+static void
+flowrx(Flow *f)
+{
+	uint32_t id, len;
+	int any = 0;
+	Hdr h;
+
+	while (gused(&g, RXQ, &id, &len) == 1) {
+		any = 1;
+		if (id >= QNUM || len < HSZ)
+			abort();
+		dec(g.gm.base + rxaddr[id], &h);
+		if (h.src_port == f->hport && h.dst_port == 1024) {
+			f->hostfwd = h.fwd_cnt;
+			if (h.op == RST)
+				f->reset = 1;
+			if (h.op == RW && h.len && h.len <= len - HSZ) {
+				if (f->nrw + h.len > f->rwcap) {
+					f->rwcap = 2 * (f->nrw + h.len);
+					f->rw = realloc(f->rw, f->rwcap);
+				}
+				memcpy(f->rw + f->nrw, g.gm.base + rxaddr[id] + HSZ, h.len);
+				f->nrw += h.len;
+			}
+		}
+		rxpost(id);
+	}
+	if (any)
+		qkick(RXQ);
+}
+
+/* one RW packet of the stream, k bytes at most; returns the bytes sent */
+static uint32_t
+flowtx(Flow *f, int slot, uint32_t k, uint32_t alloc, uint32_t fwd)
+{
+	uint64_t a = TXAT(slot);
+	size_t off = f->sent % unitlen;
+	Hdr h;
+
+	k = MIN(k, 65536);
+	k = MIN(k, unitlen - off);
+	h = mkhdr(1024, f->hport, RW, k, alloc, fwd);
+	enc(&h, g.gm.base + a);
+	memcpy(g.gm.base + a + HSZ, unit + off, k);
+	gdesc(&g, TXQ, g.nextdesc[TXQ]++ % g.num[TXQ], a, HSZ + k, 0, 0);
+	gpublish(&g, TXQ, (g.nextdesc[TXQ] - 1) % g.num[TXQ]);
+	f->sent += k;
+	return k;
+}
+
+/*
+ * Push up to limit stream bytes within the host's credit. Returns 0 when
+ * all went, 1 when the host stopped granting credit (backpressure), -1 on
+ * a reset.
+ */
+static int
+flowpush(Flow *f, uint64_t limit)
+{
+	uint32_t id, len, room, txout = 0, lastfwd = f->hostfwd;
+	int idle = 0, slot;
+
+	while (f->sent < limit) {
+		flowrx(f);
+		while (gused(&g, TXQ, &id, &len) == 1)
+			txout--;
+		if (f->reset)
+			return -1;
+		room = 256 * 1024 - (uint32_t)(f->sent - f->hostfwd);
+		if (room > 256 * 1024)
+			room = 0;	/* the host is owed: never happens */
+		for (slot = 0; !txout && room && slot < 4 && f->sent < limit; slot++) {
+			room -= flowtx(f, slot, MIN(room, limit - f->sent), 0, 0);
+			txout++;
+		}
+		if (slot)
+			qkick(TXQ);
+		if (slot || f->hostfwd != lastfwd) {
+			idle = 0;
+			lastfwd = f->hostfwd;
+			loop_run(0);
+		} else if (++idle > 200) {
+			return 1;
+		} else {
+			loop_run(idle > 20);
+		}
+	}
+	return 0;
+}
+
+static void
+qkick(int q)
+{
+	uint64_t one = 1;
+
+	if (write(g.d->vq[q].kickfd, &one, 8) != 8)
+		abort();
+}
+
+/* the process's peak resident memory, in KiB */
+static long
+vmhwm(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *fp;
+
+	if (!(fp = fopen("/proc/self/status", "r")))
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = atol(line + 6);
+	fclose(fp);
+	return kb;
+}
+
+static int nlinkclosed;
+
+static void
+linkclosed(Ttrpc *t, void *arg)
+{
+	(void)arg;
+	nlinkclosed++;
+	ttrpc_close(t);
+}
+
+/* the guest's end of a Flow: accept the host's connection with buf_alloc */
+static int
+flowaccept(Flow *f, int *fd, uint32_t alloc)
+{
+	memset(f, 0, sizeof(*f));
+	fresh();
+	g.nextdesc[TXQ] = 0;
+	if (connected(fd, &f->hport, alloc) < 0)
+		return -1;
+	g.nextbuf = BUFS;
+	/* the RESPONSE's tx buffer came back; start counting afresh */
+	while (gused(&g, TXQ, &(uint32_t){ 0 }, &(uint32_t){ 0 }) == 1)
+		;
+	return 0;
+}
+
+static void
+echo(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	ttrpc_reply(c, RPC_OK, NULL, req, n);
+}
+
+static const TtrpcMethod methods[] = {
+	/* service  method  handler */
+	{ "t.Svc",  "Echo", echo },
+};
+
+static int ncalls, callcode;
+
+static void
+calldone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	(void)arg;
+	(void)msg;
+	(void)resp;
+	(void)n;
+	ncalls++;
+	callcode = code;
+}
+
+/*
+ * Issue 9, defect 9: what a guest can make the device say is rate-limited.
+ * 100 refused QueueReady writes and 100 control packets dropped at the
+ * queue's cap give at most LOG_BURST lines each (and a count).
+ */
+static void
+logflood(void)
+{
+	char line[512];
+	int i, err, nrefused = 0, ndropped = 0, nlines = 0;
+	FILE *fp;
+
+	fresh();
+	rxinit(0);
+	fflush(stderr);
+	err = dup(2);
+	fp = tmpfile();
+	dup2(fileno(fp), 2);
+	loglevel = LWARN;
+	for (i = 0; i < 100; i++) {
+		gw(&g, 0x030, 2);	/* the event queue: a size that is no power of 2 */
+		gw(&g, 0x044, 0);
+		gw(&g, 0x038, 3);
+		gw(&g, 0x044, 1);
+	}
+	strays(1024 + 100);
+	loglevel = LERR;
+	fflush(stderr);
+	dup2(err, 2);
+	close(err);
+	rewind(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		nlines++;
+		nrefused += !!strstr(line, "refused");
+		ndropped += !!strstr(line, "dropped");
+	}
+	fclose(fp);
+	CHECK(nrefused >= 1 && nrefused <= LOG_BURST);
+	CHECK(ndropped >= 1 && ndropped <= LOG_BURST);
+	CHECK(nlines <= 2 * LOG_BURST + 2);
+	fresh();
+}
+
+/* 100 credit requests while the guest posts no rx buffers: one answer waits */
+static void
+creditcoalesce(void)
+{
+	uint32_t hport, id, len;
+	int fd, i, nupd = 0, nfree = 0, free[QNUM];
+	uint8_t b[HSZ];
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 65536) == 0);
+	strays(16);	/* uses up the posted rx buffers */
+	while (gused(&g, RXQ, &id, &len) == 1)
+		free[nfree++] = id;
+	CHECK(nfree == 16);
+	for (i = 0; i < 100; i++) {
+		h = mkhdr(1024, hport, CREDIT_REQUEST, 0, 65536, 0);
+		enc(&h, b);
+		gbuf(&g, TXQ, b, HSZ, 0);
+		if (i % 48 == 47 || i == 99) {
+			gkick(&g, TXQ);
+			g.nextbuf = BUFS;
+		}
+	}
+	while (nfree)
+		rxpost(free[--nfree]);
+	gkick(&g, RXQ);
+	while (grecv(&h, NULL, 0) == 1)
+		nupd += h.op == CREDIT_UPDATE && h.src_port == hport;
+	CHECK(nupd == 1);
+	close(fd);
+	loop_run(2);
+}
+
+/* buf_alloc 0: the device does not read the host's fd at all */
+static void
+zerocredit(void)
+{
+	static char chunk[65536];
+	uint32_t hport;
+	size_t wrote = 0;
+	int fd, i, nrw = 0;
+	ssize_t n;
+	Hdr h;
+
+	fresh();
+	CHECK(connected(&fd, &hport, 0) == 0);
+	for (i = 0; i < 200; i++) {
+		if ((n = write(fd, chunk, sizeof(chunk))) > 0)
+			wrote += n;
+		loop_run(0);
+	}
+	while (grecv(&h, NULL, 0) == 1)
+		nrw += h.op == RW;
+	CHECK(nrw == 0);
+	CHECK(wrote < 2 << 20);	/* the socket's buffers, no more */
+	close(fd);
+	loop_run(2);
+}
+
+#ifndef FLOOD
+#define FLOOD	(1ull << 30)
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * ASan keeps freed blocks in a quarantine, 256 MiB by default: the 512 KiB
+ * frame bodies the flood allocates and frees would sit there and count as
+ * resident. 16 MiB of it still catches a use after free here.
+ */
+const char *
+__asan_default_options(void)
+{
+	return "quarantine_size_mb=16";
+}
+#endif
+
+/*
+ * Issue 9, must show 2: 1 GiB from a guest that grants no credit, into
+ * the shim's agent link (a Ttrpc with no methods): the process stays
+ * under 64 MiB, the link still makes calls, the loop serves others.
+ */
+static void
+agentflood(void)
+{
+	uint8_t b[64];
+	Flow f;
+	Ttrpc *t, *srv, *cli;
+	uint32_t id = 0;
+	size_t off, len, n;
+	int fd, sv[2], i, st, nresp = 0, gotreq = 0;
+	long hwm0, hwm;
+	uint64_t t0, total;
+
+	if (!unit)
+		mkunit();
+	hwm0 = vmhwm();
+	CHECK(flowaccept(&f, &fd, 0) == 0);
+	CHECK((t = ttrpc_new(fd, NULL, 0, NULL)) != NULL);
+	ttrpc_onclose(t, linkclosed);
+	nlinkclosed = 0;
+	t0 = nowns();
+	total = (FLOOD + unitlen - 1) / unitlen * unitlen;	/* whole frames */
+	st = flowpush(&f, total);
+	hwm = vmhwm();
+	printf("  agentflood: %llu MiB in %.1f s, VmHWM %ld KiB (%ld before)\n",
+	    (unsigned long long)(f.sent >> 20), (nowns() - t0) / 1e9, hwm, hwm0);
+	CHECK(st == 0 && f.sent == total);
+	CHECK(hwm > 0 && hwm < 64 * 1024);
+	CHECK(nlinkclosed == 0 && !f.reset);
+	/* the link still calls the agent: the guest grants credit and answers */
+	ncalls = 0;
+	CHECK(ttrpc_call(t, "husk.agent.v1.Agent", "Health", NULL, 0, 0,
+	    calldone, NULL) == 0);
+	{
+		uint8_t p[HSZ];
+		Hdr h = mkhdr(1024, f.hport, CREDIT_UPDATE, 0, 1 << 20, 0);
+
+		enc(&h, p);
+		gdesc(&g, TXQ, g.nextdesc[TXQ]++ % g.num[TXQ], TXAT(0), HSZ, 0, 0);
+		memcpy(g.gm.base + TXAT(0), p, HSZ);
+		gpublish(&g, TXQ, (g.nextdesc[TXQ] - 1) % g.num[TXQ]);
+		qkick(TXQ);
+	}
+	for (i = 0; i < 200 && !gotreq; i++) {
+		loop_run(1);
+		flowrx(&f);
+		for (off = 0; f.nrw - off >= 10; off += 10 + len) {
+			len = (size_t)f.rw[off] << 24 | f.rw[off + 1] << 16 |
+			    f.rw[off + 2] << 8 | f.rw[off + 3];
+			if (f.nrw - off < 10 + len)
+				break;
+			if (f.rw[off + 8] == 2)
+				nresp++;
+			if (f.rw[off + 8] == 1) {
+				gotreq = 1;
+				id = (uint32_t)f.rw[off + 4] << 24 | f.rw[off + 5] << 16 |
+				    f.rw[off + 6] << 8 | f.rw[off + 7];
+			}
+		}
+		if (off) {
+			memmove(f.rw, f.rw + off, f.nrw - off);
+			f.nrw -= off;
+		}
+	}
+	CHECK(nresp == 16);	/* the stray requests answered: at most 16 */
+	CHECK(gotreq);
+	if (gotreq) {
+		n = tframe(b, 0, id, 2);
+		memcpy(g.gm.base + TXAT(0) + HSZ, b, n);
+		{
+			Hdr h = mkhdr(1024, f.hport, RW, n, 1 << 20, 0);
+			enc(&h, g.gm.base + TXAT(0));
+		}
+		gdesc(&g, TXQ, g.nextdesc[TXQ]++ % g.num[TXQ], TXAT(0), HSZ + n, 0, 0);
+		gpublish(&g, TXQ, (g.nextdesc[TXQ] - 1) % g.num[TXQ]);
+		qkick(TXQ);
+		for (i = 0; i < 200 && !ncalls; i++)
+			loop_run(1);
+	}
+	CHECK(ncalls == 1 && callcode == RPC_OK);
+	/* and the loop serves another connection */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	srv = ttrpc_new(sv[0], methods, LEN(methods), NULL);
+	cli = ttrpc_new(sv[1], NULL, 0, NULL);
+	ncalls = 0;
+	CHECK(ttrpc_call(cli, "t.Svc", "Echo", "hi", 2, 0, calldone, NULL) == 0);
+	for (i = 0; i < 200 && !ncalls; i++)
+		loop_run(1);
+	CHECK(ncalls == 1 && callcode == RPC_OK);
+	ttrpc_close(cli);
+	ttrpc_close(srv);
+	ttrpc_close(t);
+	loop_run(2);
+	free(f.rw);
+}
+
+/*
+ * The same guest against a ttrpc server (as the agent link would be if it
+ * served, or containerd's): the replies cannot leave, so the host stops
+ * reading its fd, the device's backlog fills, and the guest gets no more
+ * credit: it stalls after a bounded amount. A guest that then resets the
+ * connection frees it.
+ */
+static void
+serverstall(void)
+{
+	Flow f;
+	Ttrpc *t;
+	int fd, st, i;
+	long hwm;
+	Hdr h;
+
+	if (!unit)
+		mkunit();
+	CHECK(flowaccept(&f, &fd, 0) == 0);
+	CHECK((t = ttrpc_new(fd, methods, LEN(methods), NULL)) != NULL);
+	ttrpc_onclose(t, linkclosed);
+	nlinkclosed = 0;
+	st = flowpush(&f, 64 << 20);
+	hwm = vmhwm();
+	printf("  serverstall: the guest stalled after %llu KiB, VmHWM %ld KiB\n",
+	    (unsigned long long)(f.sent >> 10), hwm);
+	CHECK(st == 1 && f.sent < 2 << 20);
+	CHECK(hwm > 0 && hwm < 64 * 1024);
+	CHECK(nlinkclosed == 0);
+	h = mkhdr(1024, f.hport, RST, 0, 0, 0);
+	enc(&h, g.gm.base + TXAT(0));
+	gdesc(&g, TXQ, g.nextdesc[TXQ]++ % g.num[TXQ], TXAT(0), HSZ, 0, 0);
+	gpublish(&g, TXQ, (g.nextdesc[TXQ] - 1) % g.num[TXQ]);
+	qkick(TXQ);
+	for (i = 0; i < 200 && !nlinkclosed; i++)
+		loop_run(1);
+	CHECK(nlinkclosed == 1);
+	loop_run(2);
+}
+
 int
 main(void)
 {
@@ -852,6 +1416,12 @@ main(void)
 	RUN(norxbuffers);
 	RUN(latefifo);
 	RUN(unexpect);
+	RUN(creditresend);
+	RUN(creditcoalesce);
+	RUN(zerocredit);
+	RUN(logflood);
+	RUN(serverstall);
+	RUN(agentflood);
 	gw(&g, 0x070, 0);
 	loop_run(0);
 	free(g.gm.base);

@@ -1,0 +1,141 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * The share on the host side (rootfs.c share_*), against a guest that
+ * writes to it: the tmpfs is capped in inodes as well as bytes, a
+ * read-only root or bind is read-only with every mount below it, and
+ * unmounting a name the guest replaced by a symlink follows nothing.
+ * Needs root (mounts); says SKIP otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "../husk.h"
+#include "t.h"
+
+static char dir[64];
+
+static int
+ismount(const char *path)
+{
+	struct stat a, b;
+	char up[PATH_MAX];
+
+	snprintf(up, sizeof(up), "%s/..", path);
+	return lstat(path, &a) == 0 && stat(up, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int
+canwrite(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+/* a guest making directories runs out of inodes, not host memory */
+static void
+inodecap(void)
+{
+	char share[128], path[192], err[ERRLEN];
+	int i;
+
+	snprintf(share, sizeof(share), "%s/share", dir);
+	CHECK(share_mount(share, 64 * 1024, 100, err) == 0);
+	for (i = 0; i < 100000; i++) {
+		snprintf(path, sizeof(path), "%s/d%d", share, i);
+		if (mkdir(path, 0755) < 0)
+			break;
+	}
+	CHECK(i < 100);
+	CHECK(errno == ENOSPC);
+	CHECK(umount2(share, MNT_DETACH) == 0);
+	/* a second mount of the same directory is an error, not a stack */
+	CHECK(share_mount(share, 64 * 1024, 100, err) == 0);
+	umount2(share, MNT_DETACH);
+}
+
+/* root.readonly and ro binds: read-only with the mounts below them */
+static void
+readonly(void)
+{
+	char src[128], sub[160], share[128], root[160], path[224], err[ERRLEN];
+
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", src);
+	snprintf(share, sizeof(share), "%s/share", dir);
+	snprintf(root, sizeof(root), "%s/c1", share);
+	CHECK(mkdir(src, 0755) == 0 && mkdir(sub, 0755) == 0);
+	CHECK(mount("sub", sub, "tmpfs", 0, "size=64k") == 0);
+	CHECK(share_mount(share, 64 * 1024, 100, err) == 0);
+	CHECK(mkdir(root, 0755) == 0);
+	CHECK(mount(src, root, NULL, MS_BIND | MS_REC, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/f", root);
+	CHECK(canwrite(path) == 0);
+	snprintf(path, sizeof(path), "%s/sub/f", root);
+	CHECK(canwrite(path) == 0);
+	CHECK(share_readonly(root, err) == 0);
+	snprintf(path, sizeof(path), "%s/f", root);
+	CHECK(canwrite(path) == -EROFS);
+	snprintf(path, sizeof(path), "%s/sub/f", root);
+	CHECK(canwrite(path) == -EROFS);
+	/* the host's own view stays writable */
+	snprintf(path, sizeof(path), "%s/f", sub);
+	CHECK(canwrite(path) == 0);
+	CHECK(share_umount(root) == 0);
+	CHECK(access(root, F_OK) < 0 && errno == ENOENT);
+	umount2(sub, MNT_DETACH);
+	umount2(share, MNT_DETACH);
+	rmdir(sub);
+	rmdir(src);
+}
+
+/* a symlink planted where a bind was expected: nothing is followed */
+static void
+planted(void)
+{
+	char victim[128], share[128], link[160], err[ERRLEN];
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(share, sizeof(share), "%s/share", dir);
+	snprintf(link, sizeof(link), "%s/c1.m3", share);
+	CHECK(mkdir(victim, 0755) == 0);
+	CHECK(mount("victim", victim, "tmpfs", 0, "size=64k") == 0);
+	CHECK(share_mount(share, 64 * 1024, 100, err) == 0);
+	CHECK(symlink(victim, link) == 0);
+	CHECK(share_umount(link) < 0);
+	CHECK(ismount(victim));
+	CHECK(access(victim, F_OK) == 0);
+	umount2(victim, MNT_DETACH);
+	umount2(share, MNT_DETACH);
+	rmdir(victim);
+}
+
+int
+main(void)
+{
+	if (geteuid() != 0) {
+		printf("SKIP share_test: needs root to mount\n");
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/husk-share.XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(inodecap);
+	RUN(readonly);
+	RUN(planted);
+	rmdir(dir);
+	return TDONE();
+}
