@@ -47,9 +47,12 @@
  * flag passes to what is found below it: there what the guest makes is
  * owned by the directory it is made in, never carries set-user-ID (nor
  * set-group-ID, but on a directory, where it only hands the group down),
- * chown to another owner is refused, and no device node is made. Files
- * are made with at most the owner's permission bits and given the rest
- * after the chown, so no moment shows a set-ID file owned by root.
+ * chown to another owner is refused, no device node is made, and a file
+ * opened there to write loses its set-ID bits (the kernel's rule for a
+ * writer without CAP_FSETID, which the guest kernel is not trusted to
+ * apply). Files are made with at most the owner's permission bits and
+ * given the rest after the chown, so no moment shows a set-ID file owned
+ * by root.
  * Permissions are the guest kernel's to check: virtio-fs mounts with
  * default_permissions.
  *
@@ -515,16 +518,6 @@ reopenfd(int pfd, int flags)
 	return fd;
 }
 
-/* an fd for I/O on a regular file's inode */
-static int
-reopen(const Inode *n, int flags)
-{
-	int e;
-
-	if ((e = openable(n->type)))
-		return e;
-	return reopenfd(n->fd, flags);
-}
 
 static int
 attrreply(Req *r, const Inode *n)
@@ -546,6 +539,43 @@ static mode_t
 hostmode(mode_t type, mode_t mode)
 {
 	return mode & ~(mode_t)(S_ISUID | (type == S_IFDIR ? 0 : S_ISGID));
+}
+
+/*
+ * Below a host bind mount a file opened to write (fd, with flags) loses
+ * its set-ID bits, as the kernel takes them from a writer without
+ * CAP_FSETID: the guest kernel, which should ask for it, is not trusted
+ * to, and husk writes as root.
+ */
+static int
+killsetid(int host, int fd, int flags)
+{
+	struct stat st;
+
+	if (!host || ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC)))
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!(st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	return fchmod(fd, hostmode(S_IFREG, st.st_mode & 07777)) < 0 ? -errno : 0;
+}
+
+/* an fd for I/O on a regular file's inode */
+static int
+reopen(const Inode *n, int flags)
+{
+	int fd, e;
+
+	if ((e = openable(n->type)))
+		return e;
+	if ((fd = reopenfd(n->fd, flags)) < 0)
+		return fd;
+	if ((e = killsetid(n->host, fd, flags))) {
+		close(fd);
+		return e;
+	}
+	return fd;
 }
 
 /*
@@ -1016,6 +1046,11 @@ docreate(Req *r)
 	if ((e = intern(r->f, pfd, &st, hostchild(r, name), &id)) ||
 	    (e = made(r, id, name, &ps, in.mode, new))) {
 		close(fd);
+		return e;
+	}
+	if (!new && (e = killsetid(r->f->ino[id].host, fd, flags))) {
+		close(fd);
+		forget(r->f, id, 1);
 		return e;
 	}
 	memset(&o, 0, sizeof(o));

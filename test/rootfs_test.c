@@ -1571,6 +1571,30 @@ hostowners(void)
 	CHECK(mkdir_(d.nodeid, "again", 04777, &e) == 0);
 	CHECK(stat(hpath("c1.m0/again"), &st) == 0 && st.st_uid == 4321 &&
 	    (st.st_mode & 07777) == 0777);
+	/* a set-ID file there loses the bits once the guest opens it to write */
+	hwrite("c1.m0/setid", "x");
+	CHECK(chmod(hpath("c1.m0/setid"), 06755) == 0);
+	CHECK(lookup(d.nodeid, "setid", &e) == 0);
+	CHECK(fopen_(e.nodeid, O_RDONLY, &fh) == 0 && release(FUSE_RELEASE, fh) == 0);
+	CHECK(stat(hpath("c1.m0/setid"), &st) == 0 && (st.st_mode & 07777) == 06755);
+	CHECK(fopen_(e.nodeid, O_WRONLY, &fh) == 0 && release(FUSE_RELEASE, fh) == 0);
+	CHECK(stat(hpath("c1.m0/setid"), &st) == 0 && (st.st_mode & 07777) == 0755);
+	CHECK(chmod(hpath("c1.m0/setid"), 04755) == 0);
+	CHECK(create(d.nodeid, "setid", O_RDWR, 0644, &e, &fh) == 0);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	CHECK(stat(hpath("c1.m0/setid"), &st) == 0 && (st.st_mode & 07777) == 0755);
+	CHECK(chmod(hpath("c1.m0/setid"), 02755) == 0);
+	memset(&in, 0, sizeof(in));
+	in.valid = FATTR_SIZE;
+	CHECK(call(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == 0);
+	CHECK(stat(hpath("c1.m0/setid"), &st) == 0 && (st.st_mode & 07777) == 0755 &&
+	    st.st_size == 0);
+	/* in the container's root they stay, as for root under runc */
+	hwrite("c1/setid", "x");
+	CHECK(chmod(hpath("c1/setid"), 04755) == 0);
+	CHECK(lookup(1, "c1", &d) == 0 && lookup(d.nodeid, "setid", &e) == 0);
+	CHECK(fopen_(e.nodeid, O_WRONLY, &fh) == 0 && release(FUSE_RELEASE, fh) == 0);
+	CHECK(stat(hpath("c1/setid"), &st) == 0 && (st.st_mode & 07777) == 04755);
 	tuid = tgid = 0;
 }
 
