@@ -683,6 +683,9 @@ sandboxboot(uint64_t memlimit, char *err)
 	VmConfig cfg;
 	Pb initrd = { 0 };
 	unsigned memmib = S.memmib;
+	char name[PATH_MAX];
+	Task *t;
+	size_t i;
 
 	if (memlimit > 0 && memlimit / (1 << 20) + 64 > memmib)
 		memmib = MIN(memlimit / (1 << 20) + 64, vm_maxmemmib);
@@ -706,6 +709,14 @@ sandboxboot(uint64_t memlimit, char *err)
 		goto fail;
 	if (!(S.fs = vfs_new(vmm_mem(S.vm), S.shared, "husk", err)))
 		goto fail;
+	/* host bind mounts: no guest owners, set-ID bits or devices there */
+	for (t = S.tasks; t; t = t->next)
+		for (i = 0; i < t->nbinds && t->bound; i++) {
+			if (!t->bound[i])
+				continue;
+			snprintf(name, sizeof(name), "%s.m%zu", t->id, i);
+			vfs_hostentry(S.fs, name);
+		}
 	if (vmm_add_device(S.vm, vfs_dev(S.fs), err) < 0)
 		goto fail;
 	S.exitw.fd = vmm_exitfd(S.vm);
@@ -831,6 +842,8 @@ sharebinds(Task *t, const OciSpec *s, char *err)
 			goto fail;
 		}
 		t->bound[i] = 1;
+		if (S.fs)	/* else sandboxboot marks it */
+			vfs_hostentry(S.fs, strrchr(path, '/') + 1);
 		if ((flags & MS_RDONLY) && share_readonly(path, err) < 0) {
 			unbind(t);
 			return -1;
