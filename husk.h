@@ -331,12 +331,15 @@ size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, s
  * <id>.m<i>) as reachable by host users: below it the guest's owners,
  * set-ID bits and device nodes are not honoured (husk.1, SECURITY). Mark
  * an entry as soon as it is mounted, before the loop serves the guest
- * again; -1 when name is not one path component.
+ * again; -1 when name is not one path component. vfs_seal leaves dir's
+ * own entries to the host: the guest cannot make, remove or rename names
+ * there (EROFS), only work below them.
  */
 typedef struct Vfs Vfs;
 Vfs *vfs_new(const GuestMem *gm, const char *dir, const char *tag, char *err);
 VirtioDev *vfs_dev(Vfs *f);
 int vfs_hostentry(Vfs *f, const char *name);
+void vfs_seal(Vfs *f);
 void vfs_free(Vfs *f);
 /* the share on the host: a tmpfs capped in bytes and inodes, its mounts */
 int share_mount(const char *dir, size_t maxbytes, unsigned maxinodes, char *err);

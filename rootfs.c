@@ -53,6 +53,10 @@
  * apply). Files are made with at most the owner's permission bits and
  * given the rest after the chown, so no moment shows a set-ID file owned
  * by root.
+ * Once sealed (vfs_seal, as the shim serves the share) the shared
+ * directory's own entries are the host's: the guest can make, remove or
+ * rename no name there (EROFS), so it can plant nothing where the shim
+ * will mount, and fill nothing the shim's tmpfs must hold.
  * Permissions are the guest kernel's to check: virtio-fs mounts with
  * default_permissions.
  *
@@ -138,6 +142,7 @@ struct Vfs {
 	uint32_t maxino, maxfh;	/* what the fd limit allows */
 	char **hostent;		/* top-level entries host users reach */
 	size_t nhostent;
+	int sealed;		/* the guest may not change dir's own entries */
 	uint64_t gen;
 	int inited;
 	uint8_t *req, *rep;	/* copies of a request and of its reply */
@@ -903,6 +908,8 @@ rename2(Req *r, uint64_t newdir, uint32_t flags, size_t off)
 		return e;
 	if (!(nd = node(r->f, newdir)))
 		return -ESTALE;
+	if (newdir == ROOT && r->f->sealed)
+		return -EROFS;	/* as in dispatch: the shim's entries */
 	if (nd->type != S_IFDIR)
 		return -ENOTDIR;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -1290,7 +1297,8 @@ dofallocate(Req *r)
 	return fallocate(h->fd, in.mode, in.offset, in.length) < 0 ? -errno : 0;
 }
 
-enum { NODE = 1, DIR = 2 };	/* the request's nodeid must be an inode, a directory */
+/* the request's nodeid must be an inode, a directory; it changes that directory */
+enum { NODE = 1, DIR = 2, EDIT = 4 };
 #define SZ(s)	sizeof(struct s)
 static const struct {
 	uint32_t op;
@@ -1309,18 +1317,19 @@ static const struct {
 	    SZ(fuse_attr_out), NODE },
 	{ FUSE_READLINK, "READLINK", doreadlink, 0, 0, NODE },
 	{ FUSE_SYMLINK, "SYMLINK", dosymlink, 0,
-	    SZ(fuse_entry_out), NODE | DIR },
+	    SZ(fuse_entry_out), NODE | DIR | EDIT },
 	{ FUSE_MKNOD, "MKNOD", domknod, SZ(fuse_mknod_in),
-	    SZ(fuse_entry_out), NODE | DIR },
+	    SZ(fuse_entry_out), NODE | DIR | EDIT },
 	{ FUSE_MKDIR, "MKDIR", domkdir, SZ(fuse_mkdir_in),
-	    SZ(fuse_entry_out), NODE | DIR },
-	{ FUSE_UNLINK, "UNLINK", dounlink, 0, 0, NODE | DIR },
-	{ FUSE_RMDIR, "RMDIR", dormdir, 0, 0, NODE | DIR },
-	{ FUSE_RENAME, "RENAME", dorename, SZ(fuse_rename_in), 0, NODE | DIR },
+	    SZ(fuse_entry_out), NODE | DIR | EDIT },
+	{ FUSE_UNLINK, "UNLINK", dounlink, 0, 0, NODE | DIR | EDIT },
+	{ FUSE_RMDIR, "RMDIR", dormdir, 0, 0, NODE | DIR | EDIT },
+	{ FUSE_RENAME, "RENAME", dorename, SZ(fuse_rename_in), 0,
+	    NODE | DIR | EDIT },
 	{ FUSE_RENAME2, "RENAME2", dorename2, SZ(fuse_rename2_in),
-	    0, NODE | DIR },
+	    0, NODE | DIR | EDIT },
 	{ FUSE_LINK, "LINK", dolink, SZ(fuse_link_in),
-	    SZ(fuse_entry_out), NODE | DIR },
+	    SZ(fuse_entry_out), NODE | DIR | EDIT },
 	{ FUSE_OPEN, "OPEN", doopen, SZ(fuse_open_in),
 	    SZ(fuse_open_out), NODE },
 	{ FUSE_READ, "READ", doread, SZ(fuse_read_in), 0, 0 },
@@ -1338,7 +1347,7 @@ static const struct {
 	    0, 0 },
 	{ FUSE_FSYNCDIR, "FSYNCDIR", dofsync, SZ(fuse_fsync_in), 0, 0 },
 	{ FUSE_CREATE, "CREATE", docreate, SZ(fuse_create_in),
-	    SZ(fuse_entry_out) + SZ(fuse_open_out), NODE | DIR },
+	    SZ(fuse_entry_out) + SZ(fuse_open_out), NODE | DIR | EDIT },
 	{ FUSE_LSEEK, "LSEEK", dolseek, SZ(fuse_lseek_in),
 	    SZ(fuse_lseek_out), 0 },
 	{ FUSE_FALLOCATE, "FALLOCATE", dofallocate, SZ(fuse_fallocate_in),
@@ -1392,6 +1401,8 @@ dispatch(Vfs *f, Req *r)
 	r->top = r->h.nodeid == ROOT;
 	if ((optab[i].need & DIR) && r->node->type != S_IFDIR)
 		return -ENOTDIR;
+	if ((optab[i].need & EDIT) && r->top && f->sealed)
+		return -EROFS;	/* the share's own entries are the shim's */
 	if ((e = optab[i].fn(r)) && e != -ENOENT)	/* a miss is routine */
 		glog(LDEBUG, "vfs: %s nodeid %llu: %s", optab[i].name,
 		    (unsigned long long)r->h.nodeid, strerror(-e));
@@ -1604,6 +1615,14 @@ vfs_hostentry(Vfs *f, const char *name)
 	}
 	pthread_mutex_unlock(&f->dev.lock);
 	return 0;
+}
+
+void
+vfs_seal(Vfs *f)
+{
+	pthread_mutex_lock(&f->dev.lock);
+	f->sealed = 1;
+	pthread_mutex_unlock(&f->dev.lock);
 }
 
 void

@@ -709,6 +709,7 @@ sandboxboot(uint64_t memlimit, char *err)
 		goto fail;
 	if (!(S.fs = vfs_new(vmm_mem(S.vm), S.shared, "husk", err)))
 		goto fail;
+	vfs_seal(S.fs);	/* the share's entries are husk's: none planted */
 	/* host bind mounts: no guest owners, set-ID bits or devices there */
 	for (t = S.tasks; t; t = t->next)
 		for (i = 0; i < t->nbinds && t->bound; i++) {

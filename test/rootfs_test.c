@@ -1786,6 +1786,52 @@ rmone(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
+/* sealed, as the shim serves it: the guest names nothing at the top */
+static void
+sealed(void)
+{
+	struct fuse_entry_out e, d;
+	struct fuse_mknod_in mk;
+	struct fuse_rename_in r;
+	struct fuse_link_in li;
+	struct stat st;
+	char names[16];
+	uint64_t fh;
+
+	fresh();
+	CHECK(mkdir(hpath("c1"), 0755) == 0);
+	hwrite("c1.m0", "bind");
+	vfs_seal(fs);
+	CHECK(mkdir_(1, "d", 0755, &e) == -EROFS);
+	CHECK(create(1, "f", O_RDWR, 0644, &e, &fh) == -EROFS);
+	memset(&mk, 0, sizeof(mk));
+	mk.mode = S_IFIFO | 0644;
+	CHECK(calln(FUSE_MKNOD, 1, &mk, sizeof(mk), "p") == -EROFS);
+	/* a symlink planted where the shim will bind c1.m1 */
+	snprintf(names, sizeof(names), "c1.m1%c/etc", 0);
+	CHECK(call2(FUSE_SYMLINK, 1, NULL, 0, names, 11, 4096) == -EROFS);
+	CHECK(lstat(hpath("c1.m1"), &st) < 0 && errno == ENOENT);
+	CHECK(calln(FUSE_UNLINK, 1, NULL, 0, "c1.m0") == -EROFS);
+	CHECK(calln(FUSE_RMDIR, 1, NULL, 0, "c1") == -EROFS);
+	CHECK(lstat(hpath("c1.m0"), &st) == 0 && lstat(hpath("c1"), &st) == 0);
+	/* below the top the guest works as before, but cannot move names up */
+	CHECK(lookup(1, "c1", &d) == 0);
+	CHECK(mkdir_(d.nodeid, "sub", 0755, &e) == 0);
+	CHECK(create(d.nodeid, "f", O_RDWR, 0644, &e, &fh) == 0);
+	CHECK(release(FUSE_RELEASE, fh) == 0);
+	memset(&r, 0, sizeof(r));
+	r.newdir = 1;
+	memcpy(names, "f\0g", 4);
+	CHECK(call2(FUSE_RENAME, d.nodeid, &r, sizeof(r), names, 4, 4096) == -EROFS);
+	r.newdir = d.nodeid;
+	memcpy(names, "f\0g", 4);
+	CHECK(call2(FUSE_RENAME, d.nodeid, &r, sizeof(r), names, 4, 4096) == 0);
+	memset(&li, 0, sizeof(li));
+	li.oldnodeid = e.nodeid;
+	CHECK(calln(FUSE_LINK, 1, &li, sizeof(li), "hard") == -EROFS);
+	CHECK(lstat(hpath("c1/g"), &st) == 0 && lstat(hpath("hard"), &st) < 0);
+}
+
 int
 main(void)
 {
@@ -1835,6 +1881,7 @@ main(void)
 	RUN(devreset);
 	RUN(many);
 	RUN(limits);
+	RUN(sealed);	/* last: the share stays sealed */
 	gw(&g, 0x070, 0);
 	vfs_free(fs);
 	loop_run(0);
