@@ -26,16 +26,37 @@
  *
  * The syscall names come from the kernel headers: kh/sysnames.h is made
  * from kh/asm/unistd_64.h by the Makefile.
+ *
+ * husk's own threads, as Firecracker confines its own: sc_husk gives the
+ * calling thread the filter of its kind once the guest may run, the
+ * vCPU threads (loop, below) a short list and the loop thread, which does
+ * all of husk's I/O, a longer one; each allowed call says who makes it.
+ * Anything else is a bug in husk or a guest that took a thread over: the
+ * call traps, and the SIGSYS handler writes one line naming the call and
+ * the thread, then ends the whole process (exit status 159, 128 + SIGSYS).
+ * sc_process is the process's part, done before the VM exists: no new
+ * privileges, not dumpable (no core with guest RAM, no ptrace by others),
+ * the fd limit, an OOM score that picks a runaway sandbox first, and only
+ * the capabilities that what follows still uses.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/kvm.h>
 #include <linux/seccomp.h>
 
 #include "husk.h"
@@ -338,4 +359,332 @@ sc_name(long nr)
 		if (sysnames[i].nr == nr)
 			return sysnames[i].name;
 	return NULL;
+}
+
+/*
+ * husk's threads. The lists come from reading the code and from strace
+ * -f of husk run, husk boot and the serving shim under containerd, with
+ * musl's mapping of libc calls (open is SYS_open, stat SYS_stat, mkfifo
+ * SYS_mknod, pthread_kill SYS_tkill).
+ */
+#define OK(name)		{ SYS_##name, SECCOMP_RET_ALLOW, NULL, 0 }
+#define OKIF(name, args)	{ SYS_##name, SECCOMP_RET_ALLOW, args, LEN(args) }
+
+static const ScArg kvmrun[] = { { 1, SC_EQ, KVM_RUN, 0 } };
+static const ScArg kvmirqline[] = { { 1, SC_EQ, KVM_IRQ_LINE, 0 } };
+static const ScArg winsize[] = { { 1, SC_EQ, TIOCGWINSZ, 0 } };
+static const ScArg noexec[] = { { 2, SC_MASKEDEQ, PROT_EXEC, 0 } };
+static const ScArg tkillkick[] = { { 1, SC_EQ, SIGUSR1, 0 } };
+static const ScArg tgkillkick[] = { { 2, SC_EQ, SIGUSR1, 0 } };
+static const ScArg killkill[] = { { 1, SC_EQ, SIGKILL, 0 } };
+static const ScArg killprobe[] = { { 1, SC_EQ, 0, 0 } };
+static const ScArg unixonly[] = { { 0, SC_EQ, AF_UNIX, 0 } };
+
+static const ScRule vcpurules[] = {
+	OKIF(ioctl, kvmrun),		/* the vCPU loop */
+	OKIF(ioctl, kvmirqline),	/* the serial port's interrupt */
+	OK(write),		/* the console, irqfds and queue kicks (eventfds), the
+				 * exit eventfd, vsock's wake-up, messages to stderr */
+	OK(futex),		/* the VM's and the devices' locks */
+	OKIF(tkill, tkillkick),	/* stopvm kicks the other vCPUs (musl) */
+	OKIF(tgkill, tgkillkick),	/* the same with glibc */
+	OK(rt_sigreturn),	/* back from the kick's handler */
+	OK(rt_sigprocmask),	/* thread exit blocks signals */
+	OK(close),		/* a virtio-fs reset drops the guest's fds */
+	OK(clock_gettime),	/* rate-limited messages (vDSO, else the call) */
+	OK(restart_syscall),	/* a futex wait cut by the kick */
+	OKIF(mmap, noexec),	/* malloc, never executable memory */
+	OK(munmap),		/* free, the thread's exit */
+	OK(madvise),		/* the thread's exit gives back its stack */
+	OK(brk),		/* malloc */
+	OK(exit),		/* the thread ends with the VM */
+	OK(exit_group),		/* die(), and the SIGSYS report */
+};
+
+static const ScRule looprules[] = {
+	/* the epoll loop and its timers (util.c) */
+	OK(epoll_wait),
+	OK(epoll_pwait),
+	OK(epoll_ctl),
+	OK(timerfd_create),	/* loop_timer makes a timer on first use */
+	OK(timerfd_settime),
+	OK(read),		/* ttrpc, vsock backends, eventfds, timerfds, signalfd */
+	OK(readv),		/* vsock: guest-bound bytes */
+	OK(write),		/* ttrpc, vsock, eventfds (irqfds), messages */
+	OK(writev),		/* vsock: host-bound bytes; stdio */
+	OK(close),
+	OK(fcntl),		/* setnonblock, O_CLOEXEC */
+	OKIF(ioctl, winsize),	/* stdio's first write to stdout (musl) */
+	/* sockets: containerd's ttrpc, events to containerd, vsock connections */
+	OKIF(socket, unixonly),	/* publish() connects to containerd per event */
+	OK(connect),
+	OK(accept4),		/* containerd connects to the shim */
+	OK(getsockopt),		/* SO_PEERCRED of a connection */
+	OK(socketpair),		/* vsock connections, the agent link */
+	OK(shutdown),		/* vsock: half-closed connections */
+	OK(sendmsg),		/* (none yet; stream sockets) */
+	OK(recvmsg),
+	/* Create and Delete: the container's rootfs, bind mounts, stdio FIFOs */
+	OK(mount),
+	OK(umount2),
+	OK(mount_setattr),	/* read-only bind mounts, recursively */
+	OK(open_tree),
+	OK(move_mount),
+	OK(open),
+	OK(openat),
+	OK(mkdir),
+	OK(mkdirat),
+	OK(rmdir),
+	OK(unlink),
+	OK(unlinkat),
+	OK(access),
+	OK(faccessat),
+	OK(readlink),		/* realpath */
+	OK(stat),
+	OK(lstat),
+	OK(fstat),
+	OK(newfstatat),
+	OK(statx),
+	OK(mknod),		/* mkfifo */
+	/* the virtio-fs server (rootfs.c) */
+	OK(getdents64),
+	OK(mknodat),
+	OK(symlinkat),
+	OK(linkat),
+	OK(renameat),
+	OK(renameat2),
+	OK(readlinkat),
+	OK(fchownat),
+	OK(fchown),
+	OK(chmod),		/* through /proc/self/fd */
+	OK(fchmod),
+	OK(fchmodat),
+	OK(utimensat),
+	OK(lseek),
+	OK(pread64),
+	OK(pwrite64),
+	OK(preadv),
+	OK(pwritev),
+	OK(fsync),
+	OK(fdatasync),
+	OK(fallocate),
+	OK(ftruncate),
+	OK(truncate),
+	OK(fstatfs),
+	OK(statfs),
+	/* husk run: its copiers, forked before the VM, and its signals */
+	OKIF(kill, killkill),	/* a copier of a FIFO that is never opened */
+	OKIF(kill, killprobe),
+	OK(wait4),		/* the copiers' exit */
+	OK(rt_sigprocmask),
+	OK(rt_sigaction),	/* signal(SIGPIPE) and the like */
+	OK(rt_sigreturn),
+	/* the vCPU threads: kicked out of KVM_RUN, joined (vmm_free) */
+	OKIF(tkill, tkillkick),
+	OKIF(tgkill, tgkillkick),
+	OK(futex),
+	OK(restart_syscall),
+	/* memory, time, identity */
+	OKIF(mmap, noexec),	/* malloc, never executable memory */
+	OK(munmap),
+	OK(mremap),
+	OK(madvise),
+	OK(brk),
+	OK(clock_gettime),
+	OK(gettimeofday),
+	OK(getpid),		/* log lines, /proc/self paths */
+	OK(gettid),
+	OK(geteuid),		/* who may connect */
+	OK(getuid),
+	OK(exit),
+	OK(exit_group),
+};
+
+static const struct {
+	const char *name;	/* in the report */
+	const ScRule *rules;
+	size_t n;
+} husk[] = {
+	[SC_LOOP] = { "loop", looprules, LEN(looprules) },
+	[SC_VCPU] = { "vCPU", vcpurules, LEN(vcpurules) },
+};
+
+static __thread const char *thread;	/* the SIGSYS handler's words */
+
+static size_t
+putstr(char *buf, size_t n, size_t at, const char *s)
+{
+	while (*s && at < n)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t
+putnum(char *buf, size_t n, size_t at, unsigned long v)
+{
+	char d[24];
+	int i = 0;
+
+	do
+		d[i++] = '0' + v % 10;
+	while (v /= 10);
+	while (i > 0 && at < n)
+		buf[at++] = d[--i];
+	return at;
+}
+
+/* async-signal-safe: no stdio, no locks, only write and exit_group */
+static void
+forbidden(int sig, siginfo_t *si, void *uc)
+{
+	char buf[256];
+	const char *name;
+	size_t n = 0;
+	ssize_t w;
+
+	(void)sig;
+	(void)uc;
+	name = sc_name(si->si_syscall);
+	n = putstr(buf, sizeof(buf), n, argv0);
+	n = putstr(buf, sizeof(buf), n, ": seccomp: forbidden system call ");
+	n = putstr(buf, sizeof(buf), n, name ? name : "?");
+	n = putstr(buf, sizeof(buf), n, " (");
+	n = putnum(buf, sizeof(buf), n, (unsigned)si->si_syscall);
+	n = putstr(buf, sizeof(buf), n, ") in the ");
+	n = putstr(buf, sizeof(buf), n, thread ? thread : "?");
+	n = putstr(buf, sizeof(buf), n, " thread: a bug in husk, or an attack; "
+	    "stopping\n");
+	w = write(2, buf, n);
+	(void)w;
+	syscall(SYS_exit_group, 128 + SIGSYS);	/* not _exit: sanitizers wrap it */
+}
+
+int
+sc_husk(int which, char *err)
+{
+	struct sigaction sa;
+	sigset_t set;
+	ScProg p;
+	int r;
+
+	if (which < 0 || which >= (int)LEN(husk)) {
+		seterr(err, "seccomp: no filter for thread kind %d", which);
+		return -1;
+	}
+	if (sc_compile(SECCOMP_RET_TRAP, husk[which].rules, husk[which].n, &p,
+	    err) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forbidden;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	thread = husk[which].name;
+	/* a blocked SIGSYS would kill without a word */
+	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
+	    pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0) {
+		seterr(err, "seccomp: SIGSYS handler:");
+		sc_free(&p);
+		return -1;
+	}
+	r = sc_load(&p, err);
+	sc_free(&p);
+	return r;
+}
+
+/*
+ * What the serving shim (and husk run) still use once it confines
+ * itself: mount and umount for Create and Delete, and the virtio-fs
+ * server working as root on files of any owner (chown, chmod and times
+ * of others' files, reads and writes past their modes, set-id bits kept).
+ * Not CAP_MKNOD: device nodes the guest asks for fail with EPERM and
+ * never appear in a host directory. husk boot keeps none.
+ */
+static const int shimcaps[] = {
+	CAP_SYS_ADMIN, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE,
+	CAP_DAC_READ_SEARCH, CAP_FSETID,
+};
+
+static int
+dropcaps(int mounts, char *err)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	uint64_t keep = 0;
+	size_t i;
+	int c;
+
+	if (mounts)
+		for (i = 0; i < LEN(shimcaps); i++)
+			keep |= 1ull << shimcaps[i];
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++) {
+		if (keep >> c & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && geteuid() == 0) {
+			seterr(err, "drop capability %d from the bounding set:", c);
+			return -1;
+		}
+	}
+	if (syscall(SYS_capget, &h, d) < 0) {
+		seterr(err, "capget:");
+		return -1;
+	}
+	d[0].effective &= keep;
+	d[0].permitted &= keep;
+	d[0].inheritable = 0;
+	d[1].effective &= keep >> 32;
+	d[1].permitted &= keep >> 32;
+	d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) < 0) {
+		seterr(err, "capset:");
+		return -1;
+	}
+	return 0;
+}
+
+int
+sc_process(int mounts, unsigned long nofile, int oomadj, char *err)
+{
+	struct rlimit rl;
+	char buf[16];
+	int fd, n;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		seterr(err, "no_new_privs:");
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		seterr(err, "not dumpable:");
+		return -1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY ||
+	    rl.rlim_max > nofile)) {
+		rl.rlim_max = nofile;
+		rl.rlim_cur = MIN(rl.rlim_cur, nofile);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			seterr(err, "RLIMIT_NOFILE %lu:", nofile);
+			return -1;
+		}
+	}
+	/* raising one's own score needs no privilege; never lower it */
+	if ((fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC)) < 0 ||
+	    (n = read(fd, buf, sizeof(buf) - 1)) < 0) {
+		seterr(err, "/proc/self/oom_score_adj:");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	buf[n] = '\0';
+	if (atoi(buf) < oomadj) {
+		n = snprintf(buf, sizeof(buf), "%d", oomadj);
+		if (write(fd, buf, n) != n) {
+			seterr(err, "/proc/self/oom_score_adj %d:", oomadj);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return dropcaps(mounts, err);
 }

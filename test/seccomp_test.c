@@ -5,7 +5,9 @@
  * argument test on 64-bit values whose halves differ; the first matching
  * rule wins; other ABIs are refused; a list of 400 rules (far jumps)
  * dispatches each number to its own rule. A denied syscall never runs,
- * so any number may be tried once a rule covers it.
+ * so any number may be tried once a rule covers it. Then husk's own
+ * filters: what its threads do passes, anything else ends the process
+ * with a line that names the call and the thread; and sc_process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/kvm.h>
 #include <linux/seccomp.h>
 
 #include "../husk.h"
@@ -428,6 +436,198 @@ errors(void)
 	sc_free(&p);
 }
 
+/* run fn in a child whose stderr comes back in out; its wait status */
+static int
+captured(int (*fn)(void), char *out, size_t n)
+{
+	int p[2], st;
+	ssize_t r;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		alarm(10);
+		dup2(p[1], 2);
+		close(p[0]);
+		_exit(fn());
+	}
+	close(p[1]);
+	while (got < n - 1 && (r = read(p[0], out + got, n - 1 - got)) > 0)
+		got += r;
+	out[got] = '\0';
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+static int
+loopchild(void)
+{
+	char err[ERRLEN], *argv[] = { "/bin/true", NULL };
+	int p[2];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || pipe(p) < 0)
+		return 90;
+	if (sc_husk(SC_LOOP, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 91;
+	}
+	/* what the loop does */
+	if (write(p[1], "x", 1) != 1 || read(p[0], err, 1) != 1 || close(p[1]) < 0)
+		return 92;
+	if (getpid() <= 0)
+		return 93;
+	execve(argv[0], argv, NULL);	/* never */
+	return 94;
+}
+
+static int
+vcpuchild(void)
+{
+	char err[ERRLEN];
+	int p[2];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || pipe(p) < 0)
+		return 90;
+	if (sc_husk(SC_VCPU, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 91;
+	}
+	/* KVM_RUN on no vCPU: allowed, and fails */
+	if (ioctl(p[0], KVM_RUN, 0) != -1 || errno == EPERM)
+		return 92;
+	if (write(p[1], "x", 1) != 1)
+		return 93;
+	ioctl(p[0], KVM_GET_API_VERSION, 0);	/* another request: never */
+	return 94;
+}
+
+static int
+vcpuopen(void)
+{
+	char err[ERRLEN];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sc_husk(SC_VCPU, err) < 0)
+		return 91;
+	syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+	return 94;
+}
+
+static void
+huskfilters(void)
+{
+	char out[1024];
+	int st;
+
+	st = captured(loopchild, out, sizeof(out));
+	if (!exited(st, 128 + SIGSYS))
+		printf("  loop: status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 128 + SIGSYS));
+	CHECK(strstr(out, "seccomp: forbidden system call execve (59) in the "
+	    "loop thread") != NULL);
+	st = captured(vcpuchild, out, sizeof(out));
+	if (!exited(st, 128 + SIGSYS))
+		printf("  vCPU: status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 128 + SIGSYS));
+	CHECK(strstr(out, "seccomp: forbidden system call ioctl (16) in the "
+	    "vCPU thread") != NULL);
+	st = captured(vcpuopen, out, sizeof(out));
+	CHECK(exited(st, 128 + SIGSYS));
+	CHECK(strstr(out, "seccomp: forbidden system call openat (257) in the "
+	    "vCPU thread") != NULL);
+	CHECK(sc_husk(7, out) < 0);
+}
+
+/* a status line's value, -1 if absent */
+static long long
+status(const char *key, int hex)
+{
+	char line[256];
+	FILE *f;
+	long long v = -1;
+	size_t n = strlen(key);
+
+	if (!(f = fopen("/proc/self/status", "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, hex ? 16 : 10);
+	fclose(f);
+	return v;
+}
+
+static int
+processchild(void)
+{
+	char err[ERRLEN], buf[16];
+	long long want = 1LL << CAP_SYS_ADMIN | 1LL << CAP_CHOWN |
+	    1LL << CAP_FOWNER | 1LL << CAP_DAC_OVERRIDE |
+	    1LL << CAP_DAC_READ_SEARCH | 1LL << CAP_FSETID;
+	struct rlimit rl;
+	int fd, n;
+
+	if (sc_process(1, 4096, 600, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (status("NoNewPrivs", 0) != 1 || prctl(PR_GET_DUMPABLE) != 0)
+		return 2;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max > 4096)
+		return 3;
+	if ((fd = open("/proc/self/oom_score_adj", O_RDONLY)) < 0 ||
+	    (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return 4;
+	buf[n] = '\0';
+	if (atoi(buf) != 600)
+		return 5;
+	if (status("CapBnd", 1) != want || status("CapEff", 1) != want ||
+	    status("CapPrm", 1) != want || status("CapInh", 1) != 0)
+		return 6;
+	/* the rest of the capabilities are gone: no mknod of a device */
+	if (mknod("/tmp/husk-seccomp-test-null", S_IFCHR | 0600, makedev(1, 3)) == 0 ||
+	    errno != EPERM)
+		return 7;
+	return 0;
+}
+
+/* husk boot keeps none */
+static int
+bootchild(void)
+{
+	char err[ERRLEN];
+
+	if (sc_process(0, 4096, 600, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return status("CapEff", 1) == 0 && status("CapBnd", 1) == 0 &&
+	    status("CapPrm", 1) == 0 ? 0 : 2;
+}
+
+static void
+process(void)
+{
+	char out[1024];
+	int st;
+
+	if (geteuid() != 0) {
+		printf("  not root: sc_process's capabilities not tested\n");
+		return;
+	}
+	st = captured(processchild, out, sizeof(out));
+	if (!exited(st, 0))
+		printf("  status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 0));
+	st = captured(bootchild, out, sizeof(out));
+	if (!exited(st, 0))
+		printf("  status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 0));
+}
+
 int
 main(void)
 {
@@ -440,5 +640,7 @@ main(void)
 	RUN(abi);
 	RUN(many);
 	RUN(errors);
+	RUN(huskfilters);
+	RUN(process);
 	return TDONE();
 }
