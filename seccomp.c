@@ -53,6 +53,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -533,17 +534,33 @@ putnum(char *buf, size_t n, size_t at, unsigned long v)
 	return at;
 }
 
+static size_t
+puthex(char *buf, size_t n, size_t at, unsigned long long v)
+{
+	char d[24];
+	int i = 0;
+
+	do
+		d[i++] = "0123456789abcdef"[v % 16];
+	while (v /= 16);
+	at = putstr(buf, n, at, "0x");
+	while (i > 0 && at < n)
+		buf[at++] = d[--i];
+	return at;
+}
+
 /* async-signal-safe: no stdio, no locks, only write and exit_group */
 static void
-forbidden(int sig, siginfo_t *si, void *uc)
+forbidden(int sig, siginfo_t *si, void *ucp)
 {
-	char buf[256];
+	static const int argreg[] = { REG_RDI, REG_RSI, REG_RDX };
+	ucontext_t *uc = ucp;
+	char buf[320];
 	const char *name;
-	size_t n = 0;
+	size_t n = 0, i;
 	ssize_t w;
 
 	(void)sig;
-	(void)uc;
 	name = sc_name(si->si_syscall);
 	n = putstr(buf, sizeof(buf), n, argv0);
 	n = putstr(buf, sizeof(buf), n, ": seccomp: forbidden system call ");
@@ -552,7 +569,12 @@ forbidden(int sig, siginfo_t *si, void *uc)
 	n = putnum(buf, sizeof(buf), n, (unsigned)si->si_syscall);
 	n = putstr(buf, sizeof(buf), n, ") in the ");
 	n = putstr(buf, sizeof(buf), n, thread ? thread : "?");
-	n = putstr(buf, sizeof(buf), n, " thread: a bug in husk, or an attack; "
+	n = putstr(buf, sizeof(buf), n, " thread (arguments");
+	for (i = 0; i < LEN(argreg); i++) {
+		n = putstr(buf, sizeof(buf), n, i ? ", " : " ");
+		n = puthex(buf, sizeof(buf), n, uc->uc_mcontext.gregs[argreg[i]]);
+	}
+	n = putstr(buf, sizeof(buf), n, ", ...): a bug in husk, or an attack; "
 	    "stopping\n");
 	w = write(2, buf, n);
 	(void)w;
