@@ -363,10 +363,10 @@ sc_name(long nr)
 }
 
 /*
- * husk's threads. The lists come from reading the code and from strace
- * -f of husk run, husk boot and the serving shim under containerd, with
- * musl's mapping of libc calls (open is SYS_open, stat SYS_stat, mkfifo
- * SYS_mknod, pthread_kill SYS_tkill).
+ * husk's threads. The lists come from reading the code, with musl's
+ * mapping of libc calls (open is SYS_open, stat SYS_stat, pthread_kill
+ * SYS_tkill), and from strace -f of husk run and husk boot, whose threads
+ * made a subset of them once confined.
  */
 #define OK(name)		{ SYS_##name, SECCOMP_RET_ALLOW, NULL, 0 }
 #define OKIF(name, args)	{ SYS_##name, SECCOMP_RET_ALLOW, args, LEN(args) }
@@ -378,7 +378,6 @@ static const ScArg noexec[] = { { 2, SC_MASKEDEQ, PROT_EXEC, 0 } };
 static const ScArg tkillkick[] = { { 1, SC_EQ, SIGUSR1, 0 } };
 static const ScArg tgkillkick[] = { { 2, SC_EQ, SIGUSR1, 0 } };
 static const ScArg killkill[] = { { 1, SC_EQ, SIGKILL, 0 } };
-static const ScArg killprobe[] = { { 1, SC_EQ, 0, 0 } };
 static const ScArg unixonly[] = { { 0, SC_EQ, AF_UNIX, 0 } };
 
 static const ScRule vcpurules[] = {
@@ -399,106 +398,85 @@ static const ScRule vcpurules[] = {
 	OK(madvise),		/* the thread's exit gives back its stack */
 	OK(brk),		/* malloc */
 	OK(exit),		/* the thread ends with the VM */
-	OK(exit_group),		/* die(), and the SIGSYS report */
+	OK(exit_group),		/* the SIGSYS report */
 };
 
 static const ScRule looprules[] = {
 	/* the epoll loop and its timers (util.c) */
-	OK(epoll_wait),
-	OK(epoll_pwait),
-	OK(epoll_ctl),
+	OK(epoll_pwait),	/* epoll_wait (musl) */
+	OK(epoll_wait),		/* epoll_wait (glibc: the sanitizer builds) */
+	OK(epoll_ctl),		/* watches come and go with connections */
 	OK(timerfd_create),	/* loop_timer makes a timer on first use */
-	OK(timerfd_settime),
+	OK(timerfd_settime),	/* time-outs: boot, calls, events */
 	OK(read),		/* ttrpc, vsock backends, eventfds, timerfds, signalfd */
 	OK(readv),		/* vsock: guest-bound bytes */
 	OK(write),		/* ttrpc, vsock, eventfds (irqfds), messages */
 	OK(writev),		/* vsock: host-bound bytes; stdio */
-	OK(close),
-	OK(fcntl),		/* setnonblock, O_CLOEXEC */
+	OK(close),		/* connections, FIFOs, virtio-fs inodes and files */
+	OK(fcntl),		/* setnonblock, F_GETFL of a reopened file */
 	OKIF(ioctl, winsize),	/* stdio's first write to stdout (musl) */
 	/* sockets: containerd's ttrpc, events to containerd, vsock connections */
-	OKIF(socket, unixonly),	/* publish() connects to containerd per event */
-	OK(connect),
+	OKIF(socket, unixonly),	/* publish() connects to containerd's events */
+	OK(connect),		/* the same */
 	OK(accept4),		/* containerd connects to the shim */
-	OK(getsockopt),		/* SO_PEERCRED of a connection */
+	OK(getsockopt),		/* SO_PEERCRED of such a connection */
 	OK(socketpair),		/* vsock connections, the agent link */
 	OK(shutdown),		/* vsock: half-closed connections */
-	OK(sendmsg),		/* (none yet; stream sockets) */
-	OK(recvmsg),
 	/* Create and Delete: the container's rootfs, bind mounts, stdio FIFOs */
-	OK(mount),
-	OK(umount2),
+	OK(mount),		/* rootfs, the share, bind mounts */
+	OK(umount2),		/* their end at Delete, and husk run's */
 	OK(mount_setattr),	/* read-only bind mounts, recursively */
-	OK(open_tree),
-	OK(move_mount),
-	OK(open),
-	OK(openat),
-	OK(mkdir),
-	OK(mkdirat),
-	OK(rmdir),
-	OK(unlink),
-	OK(unlinkat),
-	OK(access),
-	OK(faccessat),
-	OK(readlink),		/* realpath */
-	OK(stat),
-	OK(lstat),
-	OK(fstat),
-	OK(newfstatat),
-	OK(statx),
-	OK(mknod),		/* mkfifo */
-	/* the virtio-fs server (rootfs.c) */
-	OK(getdents64),
-	OK(mknodat),
-	OK(symlinkat),
-	OK(linkat),
-	OK(renameat),
-	OK(renameat2),
-	OK(readlinkat),
-	OK(fchownat),
-	OK(fchown),
-	OK(chmod),		/* through /proc/self/fd */
-	OK(fchmod),
-	OK(fchmodat),
-	OK(utimensat),
-	OK(lseek),
-	OK(pread64),
-	OK(pwrite64),
-	OK(preadv),
-	OK(pwritev),
-	OK(fsync),
-	OK(fdatasync),
-	OK(fallocate),
-	OK(ftruncate),
-	OK(truncate),
-	OK(fstatfs),
-	OK(statfs),
-	/* husk run: its copiers, forked before the VM, and its signals */
+	OK(open),		/* FIFOs, bundle files, /proc/self/fd reopens */
+	OK(openat),		/* virtio-fs: LOOKUP, OPEN, CREATE */
+	OK(mkdir),		/* mount points in the share */
+	OK(mkdirat),		/* virtio-fs: MKDIR */
+	OK(rmdir),		/* mount points at Delete; husk run's bundle */
+	OK(unlink),		/* the same, for files; the shim's socket */
+	OK(unlinkat),		/* virtio-fs: UNLINK, RMDIR */
+	OK(access),		/* Create checks the guest kernel */
+	OK(readlink),		/* realpath (musl) */
+	OK(stat),		/* bind mount sources */
+	OK(fstat),		/* FIFOs, virtio-fs GETATTR */
+	OK(newfstatat),		/* fstatat: virtio-fs LOOKUP, SETATTR */
+	/* the virtio-fs server (rootfs.c), one call per FUSE request */
+	OK(getdents64),		/* READDIR */
+	OK(mknodat),		/* MKNOD: FIFOs, sockets (no CAP_MKNOD: no devices) */
+	OK(symlinkat),		/* SYMLINK */
+	OK(linkat),		/* LINK */
+	OK(renameat),		/* RENAME */
+	OK(renameat2),		/* RENAME2 */
+	OK(readlinkat),		/* READLINK */
+	OK(fchownat),		/* SETATTR, new files' owners */
+	OK(chmod),		/* SETATTR, through /proc/self/fd */
+	OK(utimensat),		/* SETATTR times */
+	OK(lseek),		/* READDIR offsets, LSEEK */
+	OK(pread64),		/* READ */
+	OK(pwrite64),		/* WRITE */
+	OK(fsync),		/* FSYNC */
+	OK(fdatasync),		/* FSYNC with the datasync flag */
+	OK(fallocate),		/* FALLOCATE */
+	OK(ftruncate),		/* SETATTR size, O_TRUNC */
+	OK(fstatfs),		/* STATFS */
+	/* husk run: its copiers (forked before the VM) */
 	OKIF(kill, killkill),	/* a copier of a FIFO that is never opened */
-	OKIF(kill, killprobe),
 	OK(wait4),		/* the copiers' exit */
-	OK(rt_sigprocmask),
-	OK(rt_sigaction),	/* signal(SIGPIPE) and the like */
-	OK(rt_sigreturn),
-	/* the vCPU threads: kicked out of KVM_RUN, joined (vmm_free) */
-	OKIF(tkill, tkillkick),
-	OKIF(tgkill, tgkillkick),
-	OK(futex),
-	OK(restart_syscall),
-	/* memory, time, identity */
+	/* signals and the vCPU threads: kicked out of KVM_RUN, joined */
+	OK(rt_sigprocmask),	/* pthread_kill and pthread_join block signals */
+	OK(rt_sigreturn),	/* a SIGUSR1 (the vCPUs' kick) sent to the process */
+	OKIF(tkill, tkillkick),	/* vmm_free stops the vCPUs (musl) */
+	OKIF(tgkill, tgkillkick),	/* the same with glibc */
+	OK(futex),		/* locks shared with the vCPUs; pthread_join */
+	OK(restart_syscall),	/* a futex wait cut by a signal */
+	/* memory, time, identity, the end */
 	OKIF(mmap, noexec),	/* malloc, never executable memory */
-	OK(munmap),
-	OK(mremap),
-	OK(madvise),
-	OK(brk),
-	OK(clock_gettime),
-	OK(gettimeofday),
-	OK(getpid),		/* log lines, /proc/self paths */
-	OK(gettid),
+	OK(munmap),		/* free, joined threads' stacks */
+	OK(mremap),		/* realloc of large buffers */
+	OK(madvise),		/* free gives pages back */
+	OK(brk),		/* malloc */
+	OK(clock_gettime),	/* time-outs, events (vDSO, else the call) */
+	OK(getpid),		/* the pid reported to containerd */
 	OK(geteuid),		/* who may connect */
-	OK(getuid),
-	OK(exit),
-	OK(exit_group),
+	OK(exit_group),		/* the end, die(), and the SIGSYS report */
 };
 
 static const struct {
