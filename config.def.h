@@ -27,5 +27,11 @@ static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
 static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */
 static const unsigned shutdown_timeout_ms = 10000; /* shutdown to power off */
 
+/* husk itself (besides a seccomp filter per thread) */
+static const unsigned long husk_nofile = 65536;	/* RLIMIT_NOFILE: virtio-fs gets all
+						 * but 1024 of it (rootfs.c) */
+static const int husk_oomadj = 500;		/* oom_score_adj: a runaway sandbox
+						 * dies before host services */
+
 /* logging: LERR, LWARN, LINFO, LDEBUG */
 static const int log_level = LINFO;

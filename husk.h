@@ -394,6 +394,17 @@ int sc_load(const ScProg *p, char *err);	/* this thread; needs no_new_privs or C
 void sc_free(ScProg *p);
 long sc_nr(const char *name);		/* x86-64 syscall number, -1 if unknown */
 const char *sc_name(long nr);		/* NULL if unknown */
+/*
+ * husk's own threads: sc_husk loads the filter of the calling thread's
+ * kind, for good; a call outside it is logged and ends the process.
+ * sc_process confines the process before its VM: no_new_privs, not
+ * dumpable, RLIMIT_NOFILE at most nofile, oom_score_adj, and the
+ * capabilities (all sets) cut to what mounts and the virtio-fs server
+ * need (mounts != 0) or to none.
+ */
+enum { SC_LOOP, SC_VCPU };
+int sc_husk(int which, char *err);
+int sc_process(int mounts, unsigned long nofile, int oomadj, char *err);
 
 /*
  * vmm.c: a KVM virtual machine: memory, vCPU threads, the boot of a

@@ -689,6 +689,8 @@ sandboxboot(uint64_t memlimit, char *err)
 
 	if (memlimit > 0 && memlimit / (1 << 20) + 64 > memmib)
 		memmib = MIN(memlimit / (1 << 20) + 64, vm_maxmemmib);
+	if (sc_process(1, husk_nofile, husk_oomadj, err) < 0)
+		goto fail;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.memmib = memmib;
 	cfg.ncpus = S.ncpus;
@@ -728,6 +730,8 @@ sandboxboot(uint64_t memlimit, char *err)
 	}
 	if (vmm_start(S.vm, err) < 0)
 		goto fail;
+	if (sc_husk(SC_LOOP, err) < 0)	/* a VM runs: no way back */
+		die("%s", err);
 	trace("the VM starts", NULL);
 	pb_free(&initrd);
 	S.vmstate = VM_BOOTING;
@@ -2129,6 +2133,8 @@ cmdboot(int argc, char *argv[])
 	cfg.hugepages = vm_hugepages;
 	if (loop_init() < 0)
 		die("epoll_create1:");
+	if (sc_process(0, husk_nofile, husk_oomadj, err) < 0)
+		die("%s", err);
 	if (!(b.vm = vmm_new(&cfg, err)))
 		die("%s", err);
 	if (!(b.vs = vsock_new(vmm_mem(b.vm), vsock_guestcid)))
@@ -2142,7 +2148,7 @@ cmdboot(int argc, char *argv[])
 		die("epoll_ctl:");
 	b.timew.fn = timecb;
 	b.timew.arg = &b;
-	if (vmm_start(b.vm, err) < 0)
+	if (vmm_start(b.vm, err) < 0 || sc_husk(SC_LOOP, err) < 0)
 		die("%s", err);
 	b.tsetup = nowns();
 	pb_free(&initrd);

@@ -13,7 +13,8 @@
  * in-kernel local APICs. KVM also emulates the IOAPIC, the PICs and the
  * PIT.
  *
- * A vCPU thread only runs KVM_RUN and handles the exits that cannot be
+ * A vCPU thread, under its own seccomp filter (seccomp.c) from its
+ * start, only runs KVM_RUN and handles the exits that cannot be
  * eventfds: the 8250 UART at 0x3f8, the i8042 reset line, and register
  * accesses to the virtio-mmio devices. The first vCPU to see the VM end
  * (a triple fault from reboot=t, an i8042 reset, a system event, an
@@ -426,7 +427,13 @@ vcpuloop(void *arg)
 	Vcpu *c = arg;
 	Vm *vm = c->vm;
 	struct kvm_run *run = c->run;
+	char err[ERRLEN];
 
+	/* confined before the guest runs a single instruction */
+	if (sc_husk(SC_VCPU, err) < 0) {
+		stopvm(vm, VM_ERROR, "vCPU %d: %s", c->id, err);
+		return NULL;
+	}
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST)) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -619,6 +626,9 @@ mapram(Vm *vm, int huge)
 		munmap(p, head);
 	munmap(p + head + vm->mem.size, slack - head);
 	vm->mem.base = p + head;
+	/* no core dump holds the guest's memory */
+	if (madvise(vm->mem.base, vm->mem.size, MADV_DONTDUMP) < 0)
+		warn("guest RAM: MADV_DONTDUMP:");
 	if (huge)
 		madvise(vm->mem.base, vm->mem.size, MADV_HUGEPAGE);
 	return 0;

@@ -1799,8 +1799,8 @@ sealed(void)
 	uint64_t fh;
 
 	fresh();
-	CHECK(mkdir(hpath("c1"), 0755) == 0);
-	hwrite("c1.m0", "bind");
+	CHECK(mkdir(hpath("s1"), 0755) == 0);
+	hwrite("s1.m0", "bind");
 	vfs_seal(fs);
 	CHECK(mkdir_(1, "d", 0755, &e) == -EROFS);
 	CHECK(create(1, "f", O_RDWR, 0644, &e, &fh) == -EROFS);
@@ -1808,14 +1808,14 @@ sealed(void)
 	mk.mode = S_IFIFO | 0644;
 	CHECK(calln(FUSE_MKNOD, 1, &mk, sizeof(mk), "p") == -EROFS);
 	/* a symlink planted where the shim will bind c1.m1 */
-	snprintf(names, sizeof(names), "c1.m1%c/etc", 0);
+	snprintf(names, sizeof(names), "s1.m1%c/etc", 0);
 	CHECK(call2(FUSE_SYMLINK, 1, NULL, 0, names, 11, 4096) == -EROFS);
-	CHECK(lstat(hpath("c1.m1"), &st) < 0 && errno == ENOENT);
-	CHECK(calln(FUSE_UNLINK, 1, NULL, 0, "c1.m0") == -EROFS);
-	CHECK(calln(FUSE_RMDIR, 1, NULL, 0, "c1") == -EROFS);
-	CHECK(lstat(hpath("c1.m0"), &st) == 0 && lstat(hpath("c1"), &st) == 0);
+	CHECK(lstat(hpath("s1.m1"), &st) < 0 && errno == ENOENT);
+	CHECK(calln(FUSE_UNLINK, 1, NULL, 0, "s1.m0") == -EROFS);
+	CHECK(calln(FUSE_RMDIR, 1, NULL, 0, "s1") == -EROFS);
+	CHECK(lstat(hpath("s1.m0"), &st) == 0 && lstat(hpath("s1"), &st) == 0);
 	/* below the top the guest works as before, but cannot move names up */
-	CHECK(lookup(1, "c1", &d) == 0);
+	CHECK(lookup(1, "s1", &d) == 0);
 	CHECK(mkdir_(d.nodeid, "sub", 0755, &e) == 0);
 	CHECK(create(d.nodeid, "f", O_RDWR, 0644, &e, &fh) == 0);
 	CHECK(release(FUSE_RELEASE, fh) == 0);
@@ -1829,7 +1829,7 @@ sealed(void)
 	memset(&li, 0, sizeof(li));
 	li.oldnodeid = e.nodeid;
 	CHECK(calln(FUSE_LINK, 1, &li, sizeof(li), "hard") == -EROFS);
-	CHECK(lstat(hpath("c1/g"), &st) == 0 && lstat(hpath("hard"), &st) < 0);
+	CHECK(lstat(hpath("s1/g"), &st) == 0 && lstat(hpath("hard"), &st) < 0);
 }
 
 int
