@@ -11,6 +11,19 @@ TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/rootfs_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/rootfs_test-san
+# fuzz targets (test/fuzz/README): libFuzzer builds, replayers plain and -san
+FUZZ = proto ttrpc oci vsock fuse
+FUZZSRC = test/fuzz/proto.c test/fuzz/ttrpc.c test/fuzz/oci.c \
+	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h
+FUZZBIN = test/fuzz/proto-fuzz test/fuzz/ttrpc-fuzz test/fuzz/oci-fuzz \
+	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz
+FUZZREPLAY = test/fuzz/proto-replay test/fuzz/ttrpc-replay \
+	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay
+FUZZSAN = test/fuzz/proto-san test/fuzz/ttrpc-san test/fuzz/oci-san \
+	test/fuzz/vsock-san test/fuzz/fuse-san
+FUZZTIME = 120
+FUZZCC = clang
+FUZZFLAGS = -DLIBFUZZER -fsanitize=fuzzer $(SANFLAGS)
 
 all: husk
 
@@ -61,6 +74,21 @@ test/shimctl: test/shimctl.c $(LIB)
 
 unit: $(TESTS) $(SANTESTS) test/shimctl
 
+$(FUZZREPLAY): $(LIB) $(FUZZSRC)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(@:-replay=).c $(LIB) $(LDFLAGS)
+$(FUZZSAN): $(LIB:.o=.c) husk.h config.h kh $(FUZZSRC)
+	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
+$(FUZZBIN): $(LIB:.o=.c) husk.h config.h kh $(FUZZSRC)
+	$(FUZZCC) $(FUZZFLAGS) -isystem kh -o $@ $(@:-fuzz=).c $(LIB:.o=.c)
+
+fuzz-replay: $(FUZZREPLAY) $(FUZZSAN)
+
+# each target for FUZZTIME seconds over its corpus, which it extends
+fuzz:
+	test/fuzz/deps
+	$(MAKE) $(FUZZBIN)
+	FUZZTIME=$(FUZZTIME) test/fuzz/run $(FUZZ)
+
 test:
 	test/run
 
@@ -73,6 +101,7 @@ kernel:
 
 clean:
 	rm -f husk $(OBJ) $(AGENTOBJ) agent/husk-agent $(TESTS) $(SANTESTS) test/shimctl
+	rm -f $(FUZZBIN) $(FUZZREPLAY) $(FUZZSAN)
 	rm -rf kh
 
 install: husk
@@ -85,4 +114,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/husk $(DESTDIR)$(PREFIX)/bin/containerd-shim-husk-v2
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/husk.1
 
-.PHONY: all unit test bench kernel clean install uninstall
+.PHONY: all unit test fuzz fuzz-replay bench kernel clean install uninstall
