@@ -7,7 +7,8 @@
  * below replays each file named on the command line, and every regular
  * file inside each directory named, in name order. A crash or a sanitizer
  * report ends the replay with its status; otherwise it prints how many
- * inputs it replayed and exits 0.
+ * inputs it replayed and exits 0. An input that runs for more than
+ * HANG seconds is a hang: the replay names it and fails.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,26 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 #else
+#include <signal.h>
+#include <unistd.h>
+
+#define HANG	60
+
+static const char *current;
+
+static void
+hang(int sig)
+{
+	ssize_t r;
+
+	(void)sig;
+	r = write(2, "hang: ", 6);
+	r += write(2, current, strlen(current));
+	r += write(2, "\n", 1);
+	(void)r;
+	_exit(1);
+}
+
 static int
 replayfile(const char *path)
 {
@@ -65,7 +86,10 @@ replayfile(const char *path)
 		free(b);
 		if (getenv("FUZZ_VERBOSE"))
 			fprintf(stderr, "replay %s (%zu bytes)\n", path, n);
+		current = path;
+		alarm(HANG);
 		LLVMFuzzerTestOneInput(exact, n);
+		alarm(0);
 		free(exact);
 	}
 	return 0;
@@ -88,6 +112,7 @@ main(int argc, char *argv[])
 	int a, rc = 0;
 	DIR *d;
 
+	signal(SIGALRM, hang);
 	fuzzinit();
 	for (a = 1; a < argc; a++) {
 		if (stat(argv[a], &st) < 0) {
