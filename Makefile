@@ -11,19 +11,6 @@ TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/rootfs_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/rootfs_test-san
-# fuzz targets (test/fuzz/README): libFuzzer builds, replayers plain and -san
-FUZZ = proto ttrpc oci vsock fuse
-FUZZSRC = test/fuzz/proto.c test/fuzz/ttrpc.c test/fuzz/oci.c \
-	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h
-FUZZBIN = test/fuzz/proto-fuzz test/fuzz/ttrpc-fuzz test/fuzz/oci-fuzz \
-	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz
-FUZZREPLAY = test/fuzz/proto-replay test/fuzz/ttrpc-replay \
-	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay
-FUZZSAN = test/fuzz/proto-san test/fuzz/ttrpc-san test/fuzz/oci-san \
-	test/fuzz/vsock-san test/fuzz/fuse-san
-FUZZTIME = 120
-FUZZCC = clang
-FUZZFLAGS = -DLIBFUZZER -fsanitize=fuzzer $(SANFLAGS)
 
 all: husk
 
@@ -73,6 +60,20 @@ test/shimctl: test/shimctl.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ test/shimctl.c $(LIB) $(LDFLAGS)
 
 unit: $(TESTS) $(SANTESTS) test/shimctl
+
+# fuzz targets (test/fuzz/fuzz.h): libFuzzer builds, replayers plain and -san
+FUZZ = proto ttrpc oci vsock fuse
+FUZZSRC = test/fuzz/proto.c test/fuzz/ttrpc.c test/fuzz/oci.c \
+	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h test/fuzz/vdrv.h
+FUZZBIN = test/fuzz/proto-fuzz test/fuzz/ttrpc-fuzz test/fuzz/oci-fuzz \
+	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz
+FUZZREPLAY = test/fuzz/proto-replay test/fuzz/ttrpc-replay \
+	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay
+FUZZSAN = test/fuzz/proto-san test/fuzz/ttrpc-san test/fuzz/oci-san \
+	test/fuzz/vsock-san test/fuzz/fuse-san
+FUZZTIME = 120
+FUZZCC = clang
+FUZZFLAGS = -DLIBFUZZER -fsanitize=fuzzer $(SANFLAGS)
 
 $(FUZZREPLAY): $(LIB) $(FUZZSRC)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(@:-replay=).c $(LIB) $(LDFLAGS)
