@@ -75,6 +75,35 @@ test/shimctl: test/shimctl.c $(LIB)
 
 unit: $(TESTS) $(SANTESTS) test/shimctl
 
+# fuzz targets (test/fuzz/fuzz.h): libFuzzer builds, replayers plain and -san
+FUZZ = proto ttrpc oci vsock fuse
+FUZZSRC = test/fuzz/proto.c test/fuzz/ttrpc.c test/fuzz/oci.c \
+	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h test/fuzz/vdrv.h
+FUZZBIN = test/fuzz/proto-fuzz test/fuzz/ttrpc-fuzz test/fuzz/oci-fuzz \
+	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz
+FUZZREPLAY = test/fuzz/proto-replay test/fuzz/ttrpc-replay \
+	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay
+FUZZSAN = test/fuzz/proto-san test/fuzz/ttrpc-san test/fuzz/oci-san \
+	test/fuzz/vsock-san test/fuzz/fuse-san
+FUZZTIME = 120
+FUZZCC = clang
+FUZZFLAGS = -DLIBFUZZER -fsanitize=fuzzer $(SANFLAGS)
+
+$(FUZZREPLAY): $(LIB) $(FUZZSRC)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(@:-replay=).c $(LIB) $(LDFLAGS)
+$(FUZZSAN): $(LIB:.o=.c) husk.h config.h kh $(FUZZSRC)
+	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
+$(FUZZBIN): $(LIB:.o=.c) husk.h config.h kh $(FUZZSRC)
+	$(FUZZCC) $(FUZZFLAGS) -isystem kh -o $@ $(@:-fuzz=).c $(LIB:.o=.c)
+
+fuzz-replay: $(FUZZREPLAY) $(FUZZSAN)
+
+# each target for FUZZTIME seconds over its corpus, which it extends
+fuzz:
+	test/fuzz/deps
+	$(MAKE) $(FUZZBIN)
+	FUZZTIME=$(FUZZTIME) test/fuzz/run $(FUZZ)
+
 test:
 	test/run
 
@@ -87,6 +116,7 @@ kernel:
 
 clean:
 	rm -f husk $(OBJ) $(AGENTOBJ) agent/husk-agent $(TESTS) $(SANTESTS) test/shimctl
+	rm -f $(FUZZBIN) $(FUZZREPLAY) $(FUZZSAN)
 	rm -rf kh
 
 install: husk
@@ -99,4 +129,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/husk $(DESTDIR)$(PREFIX)/bin/containerd-shim-husk-v2
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/husk.1
 
-.PHONY: all unit test bench kernel clean install uninstall
+.PHONY: all unit test fuzz fuzz-replay bench kernel clean install uninstall
