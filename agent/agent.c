@@ -615,9 +615,14 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 			snprintf(path, sizeof(path), "%s/dev/%s", root, nodes[i].name);
 			unlink(path);
 			if (mknod(path, nodes[i].mode, makedev(nodes[i].dev >> 8,
-			    nodes[i].dev & 0xff)) < 0)
-				warn("mknod %s:", path);
-			chmod(path, nodes[i].mode & 0777);
+			    nodes[i].dev & 0xff)) == 0) {
+				chmod(path, nodes[i].mode & 0777);
+				continue;
+			}
+			/* a user namespace may not make nodes: bind the agent's */
+			snprintf(shared, sizeof(shared), "/dev/%s", nodes[i].name);
+			if (mkpath(path, 1) < 0 || mount(shared, path, NULL, MS_BIND, NULL) < 0)
+				fail(errfd, "device %s:", path);
 		}
 		for (i = 0; i < LEN(links); i++) {
 			snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);
@@ -695,13 +700,19 @@ protectpaths(const OciSpec *s, int errfd)
 	}
 	for (i = 0; s->masked[i]; i++) {
 		const char *p = s->masked[i];
+		struct stat st;
 
-		if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0 || errno == ENOENT)
-			continue;
-		if (errno != ENOTDIR)
+		if (stat(p, &st) < 0) {
+			if (errno == ENOENT)
+				continue;
 			fail(errfd, "masked path %s:", p);
-		if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
-			fail(errfd, "masked path %s: tmpfs:", p);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
+				fail(errfd, "masked path %s: tmpfs:", p);
+		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
+			fail(errfd, "masked path %s: bind /dev/null:", p);
+		}
 	}
 }
 
