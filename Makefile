@@ -4,13 +4,14 @@
 
 include config.mk
 
-LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o
+LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o seccomp.o
 OBJ = shim.o $(LIB) agent/blob.o
-AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o
+AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o seccomp.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
-	test/vsock_test test/rootfs_test
+	test/vsock_test test/rootfs_test test/seccomp_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
-	test/virtio_test-san test/vsock_test-san test/rootfs_test-san
+	test/virtio_test-san test/vsock_test-san test/rootfs_test-san \
+	test/seccomp_test-san
 
 all: husk
 
@@ -25,6 +26,12 @@ kh:
 	ln -sf /usr/include/$$(gcc -dumpmachine)/asm kh/asm
 
 $(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh
+
+# x86-64 syscall names for seccomp.c, from the kernel headers
+kh/sysnames.h: kh
+	sed -n 's/^#define __NR_\([a-z0-9_]*\)[ 	]*\([0-9][0-9]*\)$$/{ "\1", \2 },/p' \
+		kh/asm/unistd_64.h > $@
+seccomp.o: kh/sysnames.h
 
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -44,6 +51,7 @@ test/rootfs_test: test/rootfs_test.c test/guest.h
 test/ttrpc_test: test/ttrpc_test.c
 test/virtio_test: test/virtio_test.c test/guest.h
 test/vsock_test: test/vsock_test.c test/guest.h
+test/seccomp_test: test/seccomp_test.c
 $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
@@ -53,7 +61,8 @@ test/rootfs_test-san: test/rootfs_test.c test/guest.h
 test/ttrpc_test-san: test/ttrpc_test.c
 test/virtio_test-san: test/virtio_test.c test/guest.h
 test/vsock_test-san: test/vsock_test.c test/guest.h
-$(SANTESTS): $(LIB:.o=.c) husk.h config.h kh test/t.h
+test/seccomp_test-san: test/seccomp_test.c
+$(SANTESTS): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 
 test/shimctl: test/shimctl.c $(LIB)
