@@ -1013,7 +1013,9 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	}
 	/* once: a second mount of the tag would stack on the first */
 	if (!fsmounted) {
-		mkdir("/run/husk", 0700);
+		/* 0711: a container init in a user namespace is not root
+		 * here, yet must reach its root to bind it */
+		mkdir("/run/husk", 0711);
 		mkdir(FSDIR, 0755);
 		if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
 			seterr(err, "mount the virtio-fs share:");
