@@ -129,6 +129,26 @@ readonly(const char *p)
 		close(fd);
 }
 
+/* a read-only path's own mount: "ro", "rw" or "not a mount point" */
+static void
+mountro(const char *p)
+{
+	char line[1024], mnt[512], opts[256];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	const char *r = "not a mount point";
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %511s %255s", mnt, opts) == 2 &&
+		    !strcmp(mnt, p))
+			r = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',') ?
+			    "ro" : "rw";
+	if (f)
+		fclose(f);
+	if (access(p, F_OK) < 0)
+		r = "absent";
+	printf("readonly %s: mount %s\n", p, r);
+}
+
 int
 main(void)
 {
@@ -150,6 +170,10 @@ main(void)
 		masked(masks[i]);
 	for (i = 0; i < sizeof(ros) / sizeof(ros[0]); i++)
 		readonly(ros[i]);
+	mountro("/proc/sys");
+	mountro("/proc/irq");
+	mountro("/proc/bus");
+	mountro("/proc/fs");
 	/* hostile: device nodes, mounts, port I/O, the host's vsock */
 	unlink("/dev/probe-mem");
 	result("hostile mknod c 1 1", mknod("/dev/probe-mem", S_IFCHR | 0600, makedev(1, 1)));
