@@ -147,6 +147,31 @@ typedef struct {
 	char *type, *path;		/* "pid", "mount", ...; path NULL if none */
 } OciNs;
 typedef struct {
+	uint32_t ctr, host, size;	/* containerID, hostID, size */
+} OciIdMap;
+/* linux.seccomp: syscall names stay names; the agent maps them (sc_nr) */
+typedef struct {
+	unsigned index;			/* argument 0..5 */
+	int op;				/* SC_* of the seccomp.c section */
+	uint64_t value, value2;
+} OciScArg;
+typedef struct {
+	char **names;
+	uint32_t action;		/* SECCOMP_RET_*, errno or trace data included */
+	OciScArg *args;
+	size_t nargs;
+} OciSyscall;
+enum { OCI_ARCH_X86_64 = 1, OCI_ARCH_X86 = 2, OCI_ARCH_X32 = 4, OCI_ARCH_OTHER = 8 };
+enum { OCI_SCF_TSYNC = 1, OCI_SCF_LOG = 2, OCI_SCF_SPEC_ALLOW = 4,
+	OCI_SCF_WAIT_KILLABLE_RECV = 8 };
+typedef struct {
+	uint32_t defaction;		/* SECCOMP_RET_* */
+	unsigned archs;			/* OCI_ARCH_*; 0 when none are listed */
+	unsigned flags;			/* OCI_SCF_* */
+	OciSyscall *sys;
+	size_t nsys;
+} OciSeccomp;
+typedef struct {
 	/* process */
 	int hasprocess;
 	char **args, **env;		/* never NULL: empty lists when absent */
@@ -156,6 +181,11 @@ typedef struct {
 	uint32_t *gids;			/* additionalGids */
 	size_t ngids;
 	int terminal, nonewprivs;
+	/* process.capabilities: bit n is capability n; unknown names are
+	 * left out and listed, as runc warns and goes on */
+	int hascaps;
+	uint64_t capbnd, capeff, capprm, capinh, capamb;
+	char **capunknown;		/* never NULL */
 	OciRlimit *rlimits;
 	size_t nrlimits;
 	/* root, hostname, mounts */
@@ -167,6 +197,11 @@ typedef struct {
 	/* linux */
 	OciNs *ns;
 	size_t nns;
+	int userns, cgroupns;		/* new user, cgroup namespaces asked for */
+	OciIdMap *uidmap, *gidmap;	/* linux.uidMappings, gidMappings */
+	size_t nuidmap, ngidmap;
+	OciSeccomp *seccomp;		/* NULL: none */
+	char **masked, **readonly;	/* maskedPaths, readonlyPaths; never NULL */
 	int64_t memlimit;		/* linux.resources.memory.limit; -1 none */
 	uint64_t cpushares;		/* 0 none */
 	int64_t cpuquota;		/* -1 none */

@@ -7,12 +7,19 @@
  * are taken from the tree into an OciSpec. A known field of the wrong type
  * or out of range is an error naming the field; unknown fields are
  * skipped; null counts as absent, as Go's encoding/json writes it.
+ *
+ * The security fields follow runc: a capability name husk does not know
+ * is left out and listed (runc warns and goes on), while an unknown
+ * seccomp action, operator, architecture or flag, or a namespace type
+ * that is not Linux's, is an error.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
 
 #include "husk.h"
 
@@ -49,6 +56,72 @@ static const struct {
 	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_RTTIME", RLIMIT_RTTIME },
 	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
 };
+
+/* process.capabilities names, by number (linux/capability.h) */
+static const char *capnames[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+};
+typedef char capnames_match_the_kernel[LEN(capnames) == CAP_LAST_CAP + 1 ? 1 : -1];
+
+/* linux.seccomp: actions (data from errnoRet where it has any), operators */
+static const struct {
+	const char *name;
+	uint32_t ret;
+	int data;			/* takes errnoRet, EPERM when absent */
+} scactions[] = {
+	{ "SCMP_ACT_KILL",         SECCOMP_RET_KILL_THREAD,  0 },
+	{ "SCMP_ACT_KILL_THREAD",  SECCOMP_RET_KILL_THREAD,  0 },
+	{ "SCMP_ACT_KILL_PROCESS", SECCOMP_RET_KILL_PROCESS, 0 },
+	{ "SCMP_ACT_TRAP",         SECCOMP_RET_TRAP,         0 },
+	{ "SCMP_ACT_ERRNO",        SECCOMP_RET_ERRNO,        1 },
+	{ "SCMP_ACT_TRACE",        SECCOMP_RET_TRACE,        1 },
+	{ "SCMP_ACT_ALLOW",        SECCOMP_RET_ALLOW,        0 },
+	{ "SCMP_ACT_LOG",          SECCOMP_RET_LOG,          0 },
+};
+static const char *scops[] = {	/* index is SC_* */
+	NULL, "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
+	"SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
+};
+static const struct {
+	const char *name;
+	unsigned bit;
+} scarchs[] = {
+	{ "SCMP_ARCH_X86_64", OCI_ARCH_X86_64 }, { "SCMP_ARCH_X86", OCI_ARCH_X86 },
+	{ "SCMP_ARCH_X32", OCI_ARCH_X32 }, { "SCMP_ARCH_ARM", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_AARCH64", OCI_ARCH_OTHER }, { "SCMP_ARCH_MIPS", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_MIPS64", OCI_ARCH_OTHER }, { "SCMP_ARCH_MIPS64N32", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_MIPSEL", OCI_ARCH_OTHER }, { "SCMP_ARCH_MIPSEL64", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_MIPSEL64N32", OCI_ARCH_OTHER }, { "SCMP_ARCH_PPC", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_PPC64", OCI_ARCH_OTHER }, { "SCMP_ARCH_PPC64LE", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_S390", OCI_ARCH_OTHER }, { "SCMP_ARCH_S390X", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_PARISC", OCI_ARCH_OTHER }, { "SCMP_ARCH_PARISC64", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_RISCV64", OCI_ARCH_OTHER }, { "SCMP_ARCH_LOONGARCH64", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_M68K", OCI_ARCH_OTHER }, { "SCMP_ARCH_SH", OCI_ARCH_OTHER },
+	{ "SCMP_ARCH_SHEB", OCI_ARCH_OTHER },
+};
+static const struct {
+	const char *name;
+	unsigned bit;
+} scflags[] = {
+	{ "SECCOMP_FILTER_FLAG_TSYNC", OCI_SCF_TSYNC },
+	{ "SECCOMP_FILTER_FLAG_LOG", OCI_SCF_LOG },
+	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", OCI_SCF_SPEC_ALLOW },
+	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", OCI_SCF_WAIT_KILLABLE_RECV },
+};
+static const char *nstypes[] = {
+	"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
+};
+#define MAXERRNO	4095	/* the kernel's MAX_ERRNO */
 
 static int value(P *x, J *j);
 
@@ -536,6 +609,52 @@ getlist(const J *o, const char *key, const char *field, const J **l, char *err)
 }
 
 static int
+instrs(char **v, const char *w)
+{
+	for (; *v; v++)
+		if (!strcmp(*v, w))
+			return 1;
+	return 0;
+}
+
+/* process.capabilities: each set absent is empty, as in runc */
+static int
+caps(OciSpec *s, const J *c, char *err)
+{
+	static const char *sets[] = {
+		"bounding", "effective", "inheritable", "permitted", "ambient",
+	};
+	uint64_t *masks[] = {
+		&s->capbnd, &s->capeff, &s->capinh, &s->capprm, &s->capamb,
+	};
+	char **v, f[48];
+	size_t i, k, b, n;
+
+	s->hascaps = 1;
+	for (n = 0; s->capunknown[n]; n++)
+		;
+	for (i = 0; i < LEN(sets); i++) {
+		snprintf(f, sizeof(f), "process.capabilities.%s", sets[i]);
+		if (getstrs(c, sets[i], f, &v, err) < 0)
+			return -1;
+		for (k = 0; v[k]; k++) {
+			for (b = 0; b < LEN(capnames) && strcmp(capnames[b], v[k]); b++)
+				;
+			if (b < LEN(capnames)) {
+				*masks[i] |= 1ull << b;
+			} else if (!instrs(s->capunknown, v[k])) {
+				s->capunknown = erealloc(s->capunknown,
+				    (n + 2) * sizeof(char *));
+				s->capunknown[n++] = estrdup(v[k]);
+				s->capunknown[n] = NULL;
+			}
+		}
+		freestrs(v);
+	}
+	return 0;
+}
+
+static int
 process(OciSpec *s, const J *p, char *err)
 {
 	const J *u, *l, *r;
@@ -556,7 +675,9 @@ process(OciSpec *s, const J *p, char *err)
 	    getobj(p, "user", "process.user", &u, err) < 0 ||
 	    getu32(u, "uid", "process.user.uid", &s->uid, err) < 0 ||
 	    getu32(u, "gid", "process.user.gid", &s->gid, err) < 0 ||
-	    getlist(p, "rlimits", "process.rlimits", &l, err) < 0)
+	    getlist(p, "rlimits", "process.rlimits", &l, err) < 0 ||
+	    getobj(p, "capabilities", "process.capabilities", &r, err) < 0 ||
+	    (r && caps(s, r, err) < 0))
 		return -1;
 	if (s->cwd && s->cwd[0] != '/') {
 		seterr(err, "config.json: process.cwd: '%s' is not an absolute path", s->cwd);
@@ -629,25 +750,251 @@ mounts(OciSpec *s, const J *l, char *err)
 	return 0;
 }
 
+/* an SCMP_ACT_* name at key, with its data from errkey (EPERM when absent) */
+static int
+scaction(const J *o, const char *key, const char *errkey, const char *field,
+    const char *errfield, uint32_t *ret, char *err)
+{
+	const J *a = get(o, key);
+	uint32_t e = EPERM;
+	size_t k;
+
+	if (!a || a->type != JSTR)
+		return typeerr(err, field, "an SCMP_ACT_* string");
+	for (k = 0; k < LEN(scactions) && strcmp(scactions[k].name, a->s); k++)
+		;
+	if (k == LEN(scactions)) {
+		seterr(err, "config.json: %s: %s '%s'", field, !strcmp(a->s,
+		    "SCMP_ACT_NOTIFY") ? "husk does not support" :
+		    "unknown seccomp action", a->s);
+		return -1;
+	}
+	*ret = scactions[k].ret;
+	if (!scactions[k].data)
+		return 0;
+	if (getu32(o, errkey, errfield, &e, err) < 0)
+		return -1;
+	if (e > MAXERRNO) {
+		seterr(err, "config.json: %s: %u is past the largest errno, %d",
+		    errfield, e, MAXERRNO);
+		return -1;
+	}
+	*ret |= e;
+	return 0;
+}
+
+static int
+scargs(OciSyscall *c, const J *l, const char *f, char *err)
+{
+	const J *a, *op;
+	OciScArg *g;
+	uint32_t idx;
+	size_t i;
+	int k;
+
+	c->args = ecalloc(l->n + 1, sizeof(*c->args));
+	for (i = 0; i < l->n; i++) {
+		a = &l->kids[i];
+		g = &c->args[c->nargs++];
+		if (!get(a, "index") || !get(a, "value") || !(op = get(a, "op"))) {
+			seterr(err, "config.json: %s.args[%zu]: index, value and op "
+			    "are required", f, i);
+			return -1;
+		}
+		if (getu32(a, "index", "linux.seccomp.syscalls.args.index", &idx, err) < 0 ||
+		    getu64(a, "value", "linux.seccomp.syscalls.args.value",
+		    &g->value, err) < 0 ||
+		    getu64(a, "valueTwo", "linux.seccomp.syscalls.args.valueTwo",
+		    &g->value2, err) < 0)
+			return -1;
+		if (idx > 5) {
+			seterr(err, "config.json: %s.args[%zu].index: %u is not an "
+			    "argument (0 to 5)", f, i, idx);
+			return -1;
+		}
+		g->index = idx;
+		if (op->type != JSTR)
+			return typeerr(err, "linux.seccomp.syscalls.args.op",
+			    "an SCMP_CMP_* string");
+		for (k = 1; k < (int)LEN(scops) && strcmp(scops[k], op->s); k++)
+			;
+		if (k == (int)LEN(scops)) {
+			seterr(err, "config.json: %s.args[%zu].op: unknown operator '%s'",
+			    f, i, op->s);
+			return -1;
+		}
+		g->op = k;
+	}
+	return 0;
+}
+
+static int
+seccomp(OciSpec *s, const J *o, char *err)
+{
+	OciSeccomp *sc;
+	const J *l;
+	char **v, f[48];
+	size_t i, k;
+
+	sc = s->seccomp = ecalloc(1, sizeof(*sc));
+	if (scaction(o, "defaultAction", "defaultErrnoRet", "linux.seccomp.defaultAction",
+	    "linux.seccomp.defaultErrnoRet", &sc->defaction, err) < 0)
+		return -1;
+	if (getstrs(o, "architectures", "linux.seccomp.architectures", &v, err) < 0)
+		return -1;
+	for (i = 0; v[i]; i++) {
+		for (k = 0; k < LEN(scarchs) && strcmp(scarchs[k].name, v[i]); k++)
+			;
+		if (k == LEN(scarchs)) {
+			seterr(err, "config.json: linux.seccomp.architectures: "
+			    "unknown architecture '%s'", v[i]);
+			freestrs(v);
+			return -1;
+		}
+		sc->archs |= scarchs[k].bit;
+	}
+	freestrs(v);
+	if (getstrs(o, "flags", "linux.seccomp.flags", &v, err) < 0)
+		return -1;
+	for (i = 0; v[i]; i++) {
+		for (k = 0; k < LEN(scflags) && strcmp(scflags[k].name, v[i]); k++)
+			;
+		if (k == LEN(scflags)) {
+			seterr(err, "config.json: linux.seccomp.flags: unknown flag '%s'",
+			    v[i]);
+			freestrs(v);
+			return -1;
+		}
+		sc->flags |= scflags[k].bit;
+	}
+	freestrs(v);
+	if (getlist(o, "syscalls", "linux.seccomp.syscalls", &l, err) < 0)
+		return -1;
+	if (!l)
+		return 0;
+	sc->sys = ecalloc(l->n + 1, sizeof(*sc->sys));
+	for (i = 0; i < l->n; i++) {
+		OciSyscall *c = &sc->sys[sc->nsys++];
+		const J *a;
+
+		snprintf(f, sizeof(f), "linux.seccomp.syscalls[%zu]", i);
+		if (getstrs(&l->kids[i], "names", "linux.seccomp.syscalls.names",
+		    &c->names, err) < 0)
+			return -1;
+		if (!c->names[0]) {
+			seterr(err, "config.json: %s.names: at least one name is required", f);
+			return -1;
+		}
+		if (scaction(&l->kids[i], "action", "errnoRet",
+		    "linux.seccomp.syscalls.action", "linux.seccomp.syscalls.errnoRet",
+		    &c->action, err) < 0)
+			return -1;
+		if (getlist(&l->kids[i], "args", "linux.seccomp.syscalls.args", &a, err) < 0 ||
+		    (a && scargs(c, a, f, err) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+idmaps(const J *lx, const char *key, const char *field, OciIdMap **out,
+    size_t *n, char *err)
+{
+	const J *l, *m;
+	OciIdMap *o;
+	size_t i;
+
+	if (getlist(lx, key, field, &l, err) < 0)
+		return -1;
+	if (!l)
+		return 0;
+	*out = ecalloc(l->n + 1, sizeof(**out));
+	for (i = 0; i < l->n; i++) {
+		m = &l->kids[i];
+		o = &(*out)[(*n)++];
+		if (!get(m, "containerID") || !get(m, "hostID") || !get(m, "size")) {
+			seterr(err, "config.json: %s[%zu]: containerID, hostID and size "
+			    "are required", field, i);
+			return -1;
+		}
+		if (getu32(m, "containerID", field, &o->ctr, err) < 0 ||
+		    getu32(m, "hostID", field, &o->host, err) < 0 ||
+		    getu32(m, "size", field, &o->size, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* maskedPaths, readonlyPaths: absolute paths in the container */
+static int
+paths(const J *lx, const char *key, const char *field, char ***out, char *err)
+{
+	size_t i;
+
+	free(*out);
+	*out = NULL;
+	if (getstrs(lx, key, field, out, err) < 0)
+		return -1;
+	for (i = 0; (*out)[i]; i++) {
+		if ((*out)[i][0] != '/') {
+			seterr(err, "config.json: %s: '%s' is not an absolute path",
+			    field, (*out)[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 linuxsec(OciSpec *s, const J *lx, char *err)
 {
 	const J *l, *res, *mem, *cpu, *pids;
-	size_t i;
+	size_t i, k;
+	OciNs *n;
 
 	if (getlist(lx, "namespaces", "linux.namespaces", &l, err) < 0)
 		return -1;
 	if (l) {
 		s->ns = ecalloc(l->n + 1, sizeof(*s->ns));
 		for (i = 0; i < l->n; i++) {
+			n = &s->ns[s->nns];
 			if (getstr(&l->kids[i], "type", "linux.namespaces.type",
-			    &s->ns[s->nns].type, err) < 0 ||
+			    &n->type, err) < 0 ||
 			    getstr(&l->kids[i], "path", "linux.namespaces.path",
-			    &s->ns[s->nns].path, err) < 0)
+			    &n->path, err) < 0)
 				return -1;
-			if (!s->ns[s->nns++].type)
+			s->nns++;
+			if (!n->type)
 				return typeerr(err, "linux.namespaces.type", "a string");
+			for (k = 0; k < LEN(nstypes) && strcmp(nstypes[k], n->type); k++)
+				;
+			if (k == LEN(nstypes)) {
+				seterr(err, "config.json: linux.namespaces: unknown type '%s'",
+				    n->type);
+				return -1;
+			}
+			if (!n->path && !strcmp(n->type, "user"))
+				s->userns = 1;
+			if (!n->path && !strcmp(n->type, "cgroup"))
+				s->cgroupns = 1;
 		}
+	}
+	if (idmaps(lx, "uidMappings", "linux.uidMappings", &s->uidmap, &s->nuidmap, err) < 0 ||
+	    idmaps(lx, "gidMappings", "linux.gidMappings", &s->gidmap, &s->ngidmap, err) < 0 ||
+	    paths(lx, "maskedPaths", "linux.maskedPaths", &s->masked, err) < 0 ||
+	    paths(lx, "readonlyPaths", "linux.readonlyPaths", &s->readonly, err) < 0 ||
+	    getobj(lx, "seccomp", "linux.seccomp", &l, err) < 0 ||
+	    (l && seccomp(s, l, err) < 0))
+		return -1;
+	if (s->userns && (!s->nuidmap || !s->ngidmap)) {
+		seterr(err, "config.json: a user namespace needs linux.uidMappings "
+		    "and linux.gidMappings");
+		return -1;
+	}
+	if (!s->userns && (s->nuidmap || s->ngidmap)) {
+		seterr(err, "config.json: linux.uidMappings and gidMappings need a "
+		    "new user namespace in linux.namespaces");
+		return -1;
 	}
 	if (getobj(lx, "resources", "linux.resources", &res, err) < 0 ||
 	    getobj(res, "memory", "linux.resources.memory", &mem, err) < 0 ||
@@ -699,6 +1046,9 @@ oci_parse(OciSpec *s, const char *buf, size_t n, char *err)
 	s->memlimit = s->cpuquota = s->pidslimit = -1;
 	s->args = ecalloc(1, sizeof(char *));
 	s->env = ecalloc(1, sizeof(char *));
+	s->capunknown = ecalloc(1, sizeof(char *));
+	s->masked = ecalloc(1, sizeof(char *));
+	s->readonly = ecalloc(1, sizeof(char *));
 	if (n > OCI_MAXJSON) {
 		seterr(err, "config.json: %zu bytes, more than the %d husk reads",
 		    n, OCI_MAXJSON);
@@ -766,6 +1116,19 @@ oci_free(OciSpec *s)
 		free(s->ns[i].path);
 	}
 	free(s->ns);
+	free(s->uidmap);
+	free(s->gidmap);
+	freestrs(s->capunknown);
+	freestrs(s->masked);
+	freestrs(s->readonly);
+	if (s->seccomp) {
+		for (i = 0; i < s->seccomp->nsys; i++) {
+			freestrs(s->seccomp->sys[i].names);
+			free(s->seccomp->sys[i].args);
+		}
+		free(s->seccomp->sys);
+		free(s->seccomp);
+	}
 	for (i = 0; i < s->nanno; i++) {
 		free(s->annokeys[i]);
 		free(s->annovals[i]);

@@ -14,6 +14,18 @@
  * pipe; Start lets it set its ids and exec. A second pipe, closed on exec,
  * carries setup and exec errors back as text.
  *
+ * Least privilege, in runc's order. The agent compiles the seccomp
+ * section to BPF before the clone (a bad profile fails Create), writes
+ * the id maps of a new user namespace and puts the child in its cgroup,
+ * then lets it go. The child unshares its cgroup namespace, mounts,
+ * pivots, applies readonlyPaths then maskedPaths, and reports ready. At
+ * Start: no_new_privs, the filter if no_new_privs is off (loading it
+ * then needs CAP_SYS_ADMIN, still held), the bounding set cut, the ids
+ * set with the capabilities kept across setuid, capset and the ambient
+ * set, the filter if no_new_privs is on (as late as possible), exec.
+ * Without a capabilities section the process keeps every capability,
+ * as with runc.
+ *
  * Stdio: the process gets pipes (a socket as stdout breaks reopening
  * /dev/stdout); the agent copies between them and the vsock streams in
  * the loop. An exit is reported (Wait) only when the process is reaped
@@ -45,7 +57,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/vm_sockets.h>
 
 #include "../husk.h"
@@ -578,6 +592,15 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 		if (!strcmp(type, "cgroup"))	/* the guest has cgroup2 only */
 			type = "cgroup2", src = "cgroup2", data[0] = '\0';
 		if (mount(src, dst, type, flags, data[0] ? data : NULL) < 0) {
+			/* a user namespace without its own network one may not
+			 * mount sysfs: the guest's is bound instead, as runc does */
+			if (s->userns && errno == EPERM && !strcmp(type, "sysfs") &&
+			    mount("/sys", dst, NULL, MS_BIND | MS_REC, NULL) == 0) {
+				if ((flags & ~MS_REC) && mount(NULL, dst, NULL,
+				    MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0)
+					fail(errfd, "mount %s: remount:", m->dest);
+				continue;
+			}
 			if (!strcmp(type, "cgroup2") || !strcmp(type, "mqueue")) {
 				warn("container mount %s (%s):", m->dest, type);
 				continue;
@@ -592,9 +615,14 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 			snprintf(path, sizeof(path), "%s/dev/%s", root, nodes[i].name);
 			unlink(path);
 			if (mknod(path, nodes[i].mode, makedev(nodes[i].dev >> 8,
-			    nodes[i].dev & 0xff)) < 0)
-				warn("mknod %s:", path);
-			chmod(path, nodes[i].mode & 0777);
+			    nodes[i].dev & 0xff)) == 0) {
+				chmod(path, nodes[i].mode & 0777);
+				continue;
+			}
+			/* a user namespace may not make nodes: bind the agent's */
+			snprintf(shared, sizeof(shared), "/dev/%s", nodes[i].name);
+			if (mkpath(path, 1) < 0 || mount(shared, path, NULL, MS_BIND, NULL) < 0)
+				fail(errfd, "device %s:", path);
 		}
 		for (i = 0; i < LEN(links); i++) {
 			snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);
@@ -641,13 +669,201 @@ lookpath(const OciSpec *s, char *out, size_t n, int errfd)
 	fail(errfd, "exec %s: not found in $PATH (%s)", s->args[0], path);
 }
 
-/* the container's init, in its new namespaces; never returns */
+/*
+ * readonlyPaths, then maskedPaths, as runc: a path that does not exist
+ * is skipped; a read-only path is bound onto itself and remounted
+ * read-only keeping its nosuid, nodev, noexec and atime flags (in a user
+ * namespace they are locked); a masked file gets /dev/null bound over
+ * it, a masked directory an empty read-only tmpfs.
+ */
 static void
-child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
+protectpaths(const OciSpec *s, int errfd)
 {
-	char prog[PATH_MAX], x;
+	const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC |
+	    MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+	struct statvfs sv;
 	size_t i;
 
+	for (i = 0; s->readonly[i]; i++) {
+		const char *p = s->readonly[i];
+
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue;
+			fail(errfd, "readonly path %s: bind:", p);
+		}
+		if (statvfs(p, &sv) < 0)
+			fail(errfd, "readonly path %s: statvfs:", p);
+		if (mount(p, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+		    (sv.f_flag & keep), NULL) < 0)
+			fail(errfd, "readonly path %s: remount:", p);
+	}
+	for (i = 0; s->masked[i]; i++) {
+		const char *p = s->masked[i];
+		struct stat st;
+
+		if (stat(p, &st) < 0) {
+			if (errno == ENOENT)
+				continue;
+			fail(errfd, "masked path %s:", p);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
+				fail(errfd, "masked path %s: tmpfs:", p);
+		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
+			fail(errfd, "masked path %s: bind /dev/null:", p);
+		}
+	}
+}
+
+static uint32_t
+caplast(void)
+{
+	char buf[16];
+	unsigned long n;
+
+	if (readfile("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
+		return CAP_LAST_CAP;
+	n = strtoul(buf, NULL, 10);
+	return n < 64 ? n : 63;
+}
+
+/*
+ * process.capabilities: cut the bounding set, change ids with the
+ * permitted set kept (PR_SET_KEEPCAPS), set effective, permitted and
+ * inheritable, raise the ambient set. Capabilities past the guest
+ * kernel's last are left out (runc ignores them too).
+ */
+static void
+setcaps(const OciSpec *s, uint32_t last, int errfd)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	uint64_t known, eff, prm, inh;
+	uint32_t c;
+
+	known = last >= 63 ? ~0ull : (1ull << (last + 1)) - 1;
+	eff = s->capeff & known;
+	prm = s->capprm & known;
+	inh = s->capinh & known;
+	if (s->hascaps)
+		for (c = 0; c <= last; c++)
+			if (!(s->capbnd & 1ull << c) &&
+			    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+				fail(errfd, "drop capability %u from the bounding set:", c);
+	if (s->hascaps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail(errfd, "keep capabilities:");
+	if (setgroups(s->ngids, s->gids) < 0)
+		fail(errfd, "setgroups:");
+	if (setgid(s->gid) < 0)
+		fail(errfd, "setgid %u:", s->gid);
+	if (setuid(s->uid) < 0)
+		fail(errfd, "setuid %u:", s->uid);
+	if (!s->hascaps)
+		return;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		fail(errfd, "keep capabilities:");
+	d[0].effective = eff;
+	d[1].effective = eff >> 32;
+	d[0].permitted = prm;
+	d[1].permitted = prm >> 32;
+	d[0].inheritable = inh;
+	d[1].inheritable = inh >> 32;
+	if (syscall(SYS_capset, &h, d) < 0)
+		fail(errfd, "capset:");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(errfd, "clear the ambient capabilities:");
+	for (c = 0; c <= last; c++)
+		if (s->capamb & 1ull << c &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			fail(errfd, "raise ambient capability %u (it must be permitted "
+			    "and inheritable):", c);
+}
+
+/*
+ * linux.seccomp as sc_compile rules: one rule per name the agent knows
+ * (unknown names are skipped, as libseccomp does), none for an action
+ * that is the default one (as runc). Tests on different arguments of one
+ * syscall all must hold; several tests on the same argument are
+ * alternatives, one rule each (runc's reading, which containerd's
+ * profile relies on for personality()). Only x86-64 is filtered: the
+ * other architectures of the list are ignored and sc_compile's
+ * architecture check refuses any other.
+ */
+static int
+ocifilter(const OciSeccomp *o, ScProg *p, char *err)
+{
+	ScRule *rules = NULL;
+	ScArg *args = NULL;
+	size_t i, k, a, b, n = 0, na = 0, total = 0, totalargs = 0;
+	int split, r;
+	long nr;
+
+	for (i = 0; i < o->nsys; i++) {
+		for (k = 0; o->sys[i].names[k]; k++)
+			;
+		total += k * MAX(o->sys[i].nargs, 1);
+		totalargs += o->sys[i].nargs;
+	}
+	rules = ecalloc(total + 1, sizeof(*rules));
+	args = ecalloc(totalargs + 1, sizeof(*args));
+	for (i = 0; i < o->nsys; i++) {
+		const OciSyscall *c = &o->sys[i];
+		ScArg *g = args + na;
+
+		for (a = 0; a < c->nargs; a++) {
+			g[a].index = c->args[a].index;
+			g[a].op = c->args[a].op;
+			g[a].value = c->args[a].value;
+			g[a].value2 = c->args[a].value2;
+		}
+		na += c->nargs;
+		split = 0;
+		for (a = 0; a < c->nargs; a++)
+			for (b = a + 1; b < c->nargs; b++)
+				split |= c->args[a].index == c->args[b].index;
+		if (c->action == o->defaction)
+			continue;
+		for (k = 0; c->names[k]; k++) {
+			if ((nr = sc_nr(c->names[k])) < 0)
+				continue;
+			if (!split) {
+				rules[n].nr = nr;
+				rules[n].action = c->action;
+				rules[n].args = g;
+				rules[n++].nargs = c->nargs;
+				continue;
+			}
+			for (a = 0; a < c->nargs; a++) {
+				rules[n].nr = nr;
+				rules[n].action = c->action;
+				rules[n].args = &g[a];
+				rules[n++].nargs = 1;
+			}
+		}
+	}
+	r = sc_compile(o->defaction, rules, n, p, err);
+	free(rules);
+	free(args);
+	return r;
+}
+
+/* the container's init, in its new namespaces; never returns */
+static void
+child(const OciSpec *s, const ScProg *filter, const char *root, int fds[3],
+    int startfd, int errfd)
+{
+	char prog[PATH_MAX], x, err[ERRLEN];
+	uint32_t last = caplast();	/* the guest kernel's, from the agent's /proc */
+	size_t i;
+
+	/* the agent writes the id maps and sets the cgroup, then says go */
+	if (read(startfd, &x, 1) != 1)
+		_exit(127);
+	if (s->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		fail(errfd, "become root of the user namespace:");
+	if (s->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		fail(errfd, "cgroup namespace:");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(errfd, "make / private:");
 	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -666,6 +882,7 @@ child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
 	if (s->rootro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND |
 	    MS_RDONLY, NULL) < 0)
 		fail(errfd, "read-only root:");
+	protectpaths(s, errfd);
 	for (i = 0; i < s->nrlimits; i++) {
 		struct rlimit rl = { s->rlimits[i].soft, s->rlimits[i].hard };
 
@@ -683,20 +900,37 @@ child(const OciSpec *s, const char *root, int fds[3], int startfd, int errfd)
 	if (write(errfd, "", 1) != 1 || read(startfd, &x, 1) != 1)
 		_exit(127);
 	close(startfd);
-	if (setgroups(s->ngids, s->gids) < 0)
-		fail(errfd, "setgroups:");
-	if (setgid(s->gid) < 0)
-		fail(errfd, "setgid %u:", s->gid);
-	if (setuid(s->uid) < 0)
-		fail(errfd, "setuid %u:", s->uid);
 	if (s->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(errfd, "no_new_privs:");
+	if (filter && !s->nonewprivs && sc_load(filter, err) < 0)
+		fail(errfd, "seccomp: %s", err);
+	setcaps(s, last, errfd);
 	if (s->hasumask)
 		umask(s->umask);
 	if (chdir(s->cwd) < 0)
 		fail(errfd, "cwd %s:", s->cwd);
+	if (filter && s->nonewprivs && sc_load(filter, err) < 0)
+		fail(errfd, "seccomp: %s", err);
 	execve(prog, s->args, s->env);
 	fail(errfd, "exec %s:", prog);
+}
+
+/* a new user namespace's uid_map or gid_map, in one write as the kernel wants */
+static int
+writemap(pid_t pid, const char *file, const OciIdMap *m, size_t n, char *err)
+{
+	char path[64], *buf;
+	size_t i, len = 0;
+	int r;
+
+	buf = emalloc(n * 36 + 1);
+	for (i = 0; i < n; i++)
+		len += sprintf(buf + len, "%u %u %u\n", m[i].ctr, m[i].host, m[i].size);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((r = writestr(path, buf)) < 0)
+		seterr(err, "user namespace: write %s:", file);
+	free(buf);
+	return r;
 }
 
 /* read the child's word on the error pipe: 0 ready or exec'd, -1 failed */
@@ -726,12 +960,13 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	OciSpec s;
 	Ctr *c;
 	Pb pb = { 0 };
-	char err[ERRLEN], root[PATH_MAX];
+	char err[ERRLEN], root[PATH_MAX], cgdir[PATH_MAX], list[256];
 	int fds[3] = { -1, -1, -1 }, pfd[2], sp[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	int mine[3] = { -1, -1, -1 }, socks[3] = { -1, -1, -1 };
 	uint32_t ports[3];
 	pid_t pid;
-	int i, code = RPC_INTERNAL;
+	int i, code = RPC_INTERNAL, flags, hasfilter = 0;
+	ScProg filter = { NULL, 0 };
 
 	memset(&s, 0, sizeof(s));
 	if (pr_agentreq(req, n, &r) < 0) {
@@ -760,9 +995,27 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "config.json: process.args is empty");
 		goto out;
 	}
+	if (s.capunknown[0]) {
+		list[0] = '\0';
+		for (i = 0; s.capunknown[i]; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			    i ? " " : "", s.capunknown[i]);
+		glog(LWARN, "container %s: ignoring unknown capabilities: %s", r.id,
+		    escape(err, sizeof(err), list, strlen(list)));
+		err[0] = '\0';
+	}
+	if (s.seccomp) {
+		if (ocifilter(s.seccomp, &filter, err) < 0) {
+			code = RPC_INVALID;
+			goto out;
+		}
+		hasfilter = 1;
+	}
 	/* once: a second mount of the tag would stack on the first */
 	if (!fsmounted) {
-		mkdir("/run/husk", 0700);
+		/* 0711: a container init in a user namespace is not root
+		 * here, yet must reach its root to bind it */
+		mkdir("/run/husk", 0711);
 		mkdir(FSDIR, 0755);
 		if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
 			seterr(err, "mount the virtio-fs share:");
@@ -801,8 +1054,10 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "pipe:");
 		goto out;
 	}
-	pid = syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-	    CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
+	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+	if (s.userns)
+		flags |= CLONE_NEWUSER;
+	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		seterr(err, "clone:");
 		goto out;
@@ -814,16 +1069,25 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		sigprocmask(SIG_SETMASK, &set, NULL);
 		close(sp[1]);
 		close(ep[0]);
-		child(&s, root, fds, sp[0], ep[1]);
+		child(&s, hasfilter ? &filter : NULL, root, fds, sp[0], ep[1]);
 	}
 	close(sp[0]);
 	close(ep[1]);
 	sp[0] = ep[1] = -1;
-	if (childword(ep[0], err, sizeof(err)) < 0) {
+	/* id maps and cgroup before the child goes on (a cgroup namespace
+	 * takes the cgroup it is made in as its root) */
+	if (s.userns && (writemap(pid, "uid_map", s.uidmap, s.nuidmap, err) < 0 ||
+	    writemap(pid, "gid_map", s.gidmap, s.ngidmap, err) < 0))
+		goto killed;
+	cgroup(r.id, &s, pid);
+	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, sizeof(err)) < 0) {
+killed:
 		if (!err[0])
 			seterr(err, "the container's init died during setup");
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/%s", r.id);
+		rmdir(cgdir);
 		goto out;
 	}
 	c = ecalloc(1, sizeof(*c));
@@ -843,7 +1107,6 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	}
 	c->next = ctrs;
 	ctrs = c;
-	cgroup(c->id, &s, pid);
 	for (i = 0; i < 3; i++)
 		if (c->io[i])
 			copyio(c->io[i]);
@@ -868,6 +1131,8 @@ out:
 		if (ep[i] >= 0)
 			close(ep[i]);
 	}
+	if (hasfilter)
+		sc_free(&filter);
 	oci_free(&s);
 	agentreq_free(&r);
 }

@@ -1,13 +1,18 @@
 /* See LICENSE file for copyright and license details. */
 /*
  * json.c: the OCI config reader. A full spec as ctr writes it, the
- * defaults, escapes, and a table of malformed or mistyped inputs that
+ * defaults, escapes, the security fields (capabilities, seccomp, masked
+ * and read-only paths, user and cgroup namespaces), and a table of
+ * malformed or mistyped inputs that
  * must each give an error with the right words; every proper prefix of a
  * valid spec and random byte flips must fail cleanly (run under ASan).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
 
 #include "../husk.h"
 #include "t.h"
@@ -283,8 +288,92 @@ full(void)
 	CHECK(s.memlimit == 134217728 && s.cpushares == 512 && s.cpuquota == 50000 &&
 	    s.cpuperiod == 100000 && s.pidslimit == 64);
 	CHECK(s.nanno == 2 && !strcmp(s.annokeys[0], "io.x") && !strcmp(s.annovals[1], "v"));
+	/* ctr's default capabilities, masked and read-only paths */
+	CHECK(s.hascaps && s.capbnd == s.capeff && s.capeff == s.capprm &&
+	    s.capinh == 0 && s.capamb == 0 && !s.capunknown[0]);
+	CHECK(s.capbnd == 0xa80425fbull);	/* what runc shows as CapBnd */
+	CHECK(s.capbnd & 1ull << CAP_MKNOD && !(s.capbnd & 1ull << CAP_SYS_ADMIN));
+	CHECK(s.masked[9] && !strcmp(s.masked[2], "/proc/kcore") && !s.masked[10]);
+	CHECK(s.readonly[4] && !strcmp(s.readonly[3], "/proc/sys") && !s.readonly[5]);
+	CHECK(!s.userns && !s.cgroupns && !s.seccomp);
 	oci_free(&s);
 	oci_free(&s);	/* twice is harmless: freed specs are zeroed */
+}
+
+/* the security fields: every kind of value, as runc reads them */
+static void
+security(void)
+{
+	OciSpec s;
+	OciSyscall *c;
+	char err[ERRLEN];
+
+	CHECK(parse(&s, "{\"process\":{\"capabilities\":{"
+	    "\"bounding\":[\"CAP_CHOWN\",\"CAP_SYS_ADMIN\",\"CAP_CHECKPOINT_RESTORE\","
+	    "\"CAP_FUTURE\"],\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\","
+	    "\"CAP_NET_RAW\"],\"inheritable\":null,\"ambient\":[\"CAP_NET_RAW\","
+	    "\"CAP_FUTURE\",\"cap_kill\"]}},"
+	    "\"linux\":{\"namespaces\":[{\"type\":\"user\"},{\"type\":\"cgroup\"},"
+	    "{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}],"
+	    "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+	    "\"gidMappings\":[{\"containerID\":0,\"hostID\":200000,\"size\":1},"
+	    "{\"containerID\":1,\"hostID\":300000,\"size\":4294967295}],"
+	    "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[],"
+	    "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,"
+	    "\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],"
+	    "\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
+	    "\"syscalls\":[{\"names\":[\"read\",\"write\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+	    "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":["
+	    "{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"},"
+	    "{\"index\":5,\"value\":18446744073709551615,\"valueTwo\":7,"
+	    "\"op\":\"SCMP_CMP_MASKED_EQ\"}]},"
+	    "{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ERRNO\"},"
+	    "{\"names\":[\"umount2\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":0},"
+	    "{\"names\":[\"ptrace\"],\"action\":\"SCMP_ACT_TRACE\",\"errnoRet\":4095},"
+	    "{\"names\":[\"kexec_load\"],\"action\":\"SCMP_ACT_KILL_PROCESS\"},"
+	    "{\"names\":[\"no_such_call\"],\"action\":\"SCMP_ACT_LOG\",\"args\":null}"
+	    "]}}}", err) == 0);
+	CHECK(s.hascaps);
+	CHECK(s.capbnd == (1ull << CAP_CHOWN | 1ull << CAP_SYS_ADMIN |
+	    1ull << CAP_CHECKPOINT_RESTORE));
+	CHECK(s.capeff == 1ull << CAP_KILL && s.capinh == 0);
+	CHECK(s.capprm == (1ull << CAP_KILL | 1ull << CAP_NET_RAW));
+	CHECK(s.capamb == 1ull << CAP_NET_RAW);	/* names are case-sensitive, as in runc */
+	CHECK(s.capunknown[0] && !strcmp(s.capunknown[0], "CAP_FUTURE") &&
+	    s.capunknown[1] && !strcmp(s.capunknown[1], "cap_kill") && !s.capunknown[2]);
+	CHECK(s.userns && s.cgroupns && s.nns == 3);
+	CHECK(s.nuidmap == 1 && s.uidmap[0].ctr == 0 && s.uidmap[0].host == 100000 &&
+	    s.uidmap[0].size == 65536);
+	CHECK(s.ngidmap == 2 && s.gidmap[1].host == 300000 && s.gidmap[1].size == 4294967295u);
+	CHECK(!strcmp(s.masked[0], "/proc/kcore") && !s.masked[1] && !s.readonly[0]);
+	CHECK(s.seccomp && s.seccomp->defaction == (SECCOMP_RET_ERRNO | ENOSYS));
+	CHECK(s.seccomp->archs == (OCI_ARCH_X86_64 | OCI_ARCH_X86 | OCI_ARCH_X32));
+	CHECK(s.seccomp->flags == OCI_SCF_LOG);
+	CHECK(s.seccomp->nsys == 7);
+	c = s.seccomp->sys;
+	CHECK(!strcmp(c[0].names[1], "write") && !c[0].names[2] &&
+	    c[0].action == SECCOMP_RET_ALLOW && c[0].nargs == 0);
+	CHECK(c[1].nargs == 2 && c[1].args[0].index == 0 && c[1].args[0].value == 8 &&
+	    c[1].args[0].op == SC_EQ && c[1].args[0].value2 == 0);
+	CHECK(c[1].args[1].index == 5 && c[1].args[1].value == UINT64_MAX &&
+	    c[1].args[1].value2 == 7 && c[1].args[1].op == SC_MASKEDEQ);
+	CHECK(c[2].action == (SECCOMP_RET_ERRNO | EPERM));	/* errnoRet absent: EPERM */
+	CHECK(c[3].action == SECCOMP_RET_ERRNO);		/* errnoRet 0 */
+	CHECK(c[4].action == (SECCOMP_RET_TRACE | 4095));
+	CHECK(c[5].action == SECCOMP_RET_KILL_PROCESS);
+	CHECK(c[6].action == SECCOMP_RET_LOG && !strcmp(c[6].names[0], "no_such_call"));
+	oci_free(&s);
+	/* an empty capabilities object: every set empty, nothing kept */
+	CHECK(parse(&s, "{\"process\":{\"capabilities\":{}},"
+	    "\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_KILL\"}}}", err) == 0);
+	CHECK(s.hascaps && !s.capbnd && !s.capeff && !s.capprm && !s.capamb);
+	CHECK(s.seccomp && s.seccomp->defaction == SECCOMP_RET_KILL_THREAD &&
+	    s.seccomp->nsys == 0 && s.seccomp->archs == 0);
+	oci_free(&s);
+	/* no capabilities object: the agent keeps what it has (hascaps 0) */
+	CHECK(parse(&s, "{\"process\":{}}", err) == 0);
+	CHECK(!s.hascaps && s.capunknown && !s.capunknown[0] && s.masked && s.readonly);
+	oci_free(&s);
 }
 
 static void
@@ -397,6 +486,73 @@ static const struct {
 	{ "{\"linux\":{\"resources\":{\"pids\":{\"limit\":9223372036854775808}}}}",
 	    "out of range" },
 	{ "{\"annotations\":{\"a\":1}}", "annotations: 'a'" },
+	{ "{\"process\":{\"capabilities\":[]}}", "process.capabilities: an object" },
+	{ "{\"process\":{\"capabilities\":{\"bounding\":\"CAP_KILL\"}}}",
+	    "process.capabilities.bounding: an array of strings" },
+	{ "{\"process\":{\"capabilities\":{\"ambient\":[1]}}}",
+	    "process.capabilities.ambient" },
+	{ "{\"linux\":{\"namespaces\":[{\"type\":\"users\"}]}}", "unknown type 'users'" },
+	{ "{\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}", "needs linux.uidMappings" },
+	{ "{\"linux\":{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":"
+	    "[{\"containerID\":0,\"hostID\":1,\"size\":1}]}}", "gidMappings" },
+	{ "{\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}],"
+	    "\"gidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}}",
+	    "need a new user namespace" },
+	{ "{\"linux\":{\"uidMappings\":[{\"containerID\":0,\"size\":1}]}}",
+	    "linux.uidMappings[0]: containerID, hostID and size are required" },
+	{ "{\"linux\":{\"gidMappings\":[{\"containerID\":0,\"hostID\":-1,\"size\":1}]}}",
+	    "linux.gidMappings: -1 is out of range" },
+	{ "{\"linux\":{\"uidMappings\":{}}}", "linux.uidMappings: an array of objects" },
+	{ "{\"linux\":{\"maskedPaths\":[\"proc/kcore\"]}}",
+	    "linux.maskedPaths: 'proc/kcore' is not an absolute path" },
+	{ "{\"linux\":{\"readonlyPaths\":[\"/a\",2]}}", "linux.readonlyPaths: an array" },
+	{ "{\"linux\":{\"seccomp\":[]}}", "linux.seccomp: an object" },
+	{ "{\"linux\":{\"seccomp\":{}}}", "linux.seccomp.defaultAction: an SCMP_ACT_*" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_DENY\"}}}",
+	    "unknown seccomp action 'SCMP_ACT_DENY'" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}}}",
+	    "husk does not support 'SCMP_ACT_NOTIFY'" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\","
+	    "\"defaultErrnoRet\":4096}}}", "defaultErrnoRet: 4096 is past the largest errno" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\","
+	    "\"defaultErrnoRet\":-1}}}", "defaultErrnoRet: -1 is out of range" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"architectures\":[\"SCMP_ARCH_VAX\"]}}}", "unknown architecture 'SCMP_ARCH_VAX'" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"flags\":[\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}}}", "unknown flag" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":{}}}}", "linux.seccomp.syscalls: an array of objects" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"action\":\"SCMP_ACT_ERRNO\"}]}}}",
+	    "syscalls[0].names: at least one name" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"]}]}}}", "syscalls.action: an SCMP_ACT_*" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\",null],\"action\":\"SCMP_ACT_ERRNO\"}]}}}",
+	    "syscalls.names: an array of strings" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"errnoRet\":\"1\"}]}}}", "syscalls.errnoRet: an integer" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"args\":[{\"index\":6,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]}}}",
+	    "args[0].index: 6 is not an argument" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_XOR\"}]}]}}}",
+	    "unknown operator 'SCMP_CMP_XOR'" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}}}",
+	    "index, value and op are required" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"args\":[{\"index\":0,\"value\":-5,\"op\":\"SCMP_CMP_EQ\"}]}]}}}",
+	    "args.value: a non-negative integer" },
+	{ "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	    "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"args\":[{\"index\":0,\"value\":1,\"op\":3}]}]}}}",
+	    "args.op: an SCMP_CMP_* string" },
 	{ "{\"annotations\":[]}", "annotations: an object" },
 };
 
@@ -513,6 +669,7 @@ main(void)
 	RUN(full);
 	RUN(defaults);
 	RUN(escapes);
+	RUN(security);
 	RUN(malformed);
 	RUN(position);
 	RUN(limits);
