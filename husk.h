@@ -437,7 +437,7 @@ const char *sc_name(long nr);		/* NULL if unknown */
  * capabilities (all sets) cut to what mounts and the virtio-fs server
  * need (mounts != 0) or to none.
  */
-enum { SC_LOOP, SC_VCPU };
+enum { SC_LOOP, SC_VCPU, SC_COPIER };
 int sc_husk(int which, char *err);
 int sc_process(int mounts, unsigned long nofile, int oomadj, char *err);
 

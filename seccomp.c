@@ -401,6 +401,16 @@ static const ScRule vcpurules[] = {
 	OK(exit_group),		/* the SIGSYS report */
 };
 
+/* husk run's copiers: a FIFO already open, bytes one way, then the end */
+static const ScRule copierrules[] = {
+	OK(read),		/* the source */
+	OK(write),		/* the sink */
+	OK(rt_sigreturn),	/* a signal that does not end it */
+	OK(munmap),		/* the filter's own program freed once loaded */
+	OK(madvise),		/* the same, by malloc's other path */
+	OK(exit_group),		/* _exit, and the SIGSYS report */
+};
+
 static const ScRule looprules[] = {
 	/* the epoll loop and its timers (util.c) */
 	OK(epoll_pwait),	/* epoll_wait (musl) */
@@ -486,6 +496,7 @@ static const struct {
 } husk[] = {
 	[SC_LOOP] = { "loop", looprules, LEN(looprules) },
 	[SC_VCPU] = { "vCPU", vcpurules, LEN(vcpurules) },
+	[SC_COPIER] = { "copier", copierrules, LEN(copierrules) },
 };
 
 static __thread const char *thread;	/* the SIGSYS handler's words */

@@ -1713,6 +1713,8 @@ copier(const char *fifo, int fd, int tofifo)
 	signal(SIGPIPE, SIG_DFL);
 	if ((f = open(fifo, tofifo ? O_WRONLY : O_RDONLY)) < 0)
 		_exit(1);
+	if (sc_husk(SC_COPIER, NULL) < 0)
+		_exit(1);
 	while ((n = read(tofifo ? fd : f, buf, sizeof(buf))) > 0)
 		if (writeall(tofifo ? f : fd, buf, n) < 0)
 			break;

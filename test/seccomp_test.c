@@ -520,6 +520,24 @@ vcpuopen(void)
 	return 94;
 }
 
+static int
+copierchild(void)
+{
+	char err[ERRLEN];
+	int p[2];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || pipe(p) < 0)
+		return 90;
+	if (sc_husk(SC_COPIER, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 91;
+	}
+	if (write(p[1], "x", 1) != 1 || read(p[0], err, 1) != 1)
+		return 92;
+	syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);	/* never */
+	return 94;
+}
+
 static void
 huskfilters(void)
 {
@@ -543,6 +561,12 @@ huskfilters(void)
 	CHECK(exited(st, 128 + SIGSYS));
 	CHECK(strstr(out, "seccomp: forbidden system call openat (257) in the "
 	    "vCPU thread") != NULL);
+	st = captured(copierchild, out, sizeof(out));
+	if (!exited(st, 128 + SIGSYS) || !strstr(out, "(257) in the copier"))
+		printf("  copier: status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 128 + SIGSYS));
+	CHECK(strstr(out, "seccomp: forbidden system call openat (257) in the "
+	    "copier thread") != NULL);
 	CHECK(sc_husk(7, out) < 0);
 }
 
