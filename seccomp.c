@@ -2,7 +2,9 @@
 /*
  * seccomp BPF filters compiled from rule tables: husk's own threads
  * (below, one table per kind of thread) and, in the agent, a container's
- * OCI linux.seccomp section.
+ * OCI linux.seccomp section. A file of its own (not in the design
+ * card's list) because both binaries link it and it has one purpose: the
+ * BPF, and what each of husk's threads may call.
  *
  * The program sc_compile writes:
  *
