@@ -487,6 +487,7 @@ static const ScRule looprules[] = {
 	OK(brk),		/* malloc */
 	OK(clock_gettime),	/* time-outs, events (vDSO, else the call) */
 	OK(getpid),		/* the pid reported to containerd */
+	OK(getrandom),		/* unpredictable stdio stream ports */
 	OK(geteuid),		/* who may connect */
 	OK(exit_group),		/* the end, die(), and the SIGSYS report */
 };

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -275,7 +276,6 @@ static struct {
 	Vfs *fs;
 	Link link;
 	char shared[PATH_MAX];
-	uint32_t nextport;
 	Watch exitw, bootw, lsnw;
 	Task *tasks;
 	Ttrpc *events;
@@ -901,6 +901,29 @@ share(Task *t, const OciSpec *s, char *err)
 	return sharebinds(t, s, err);
 }
 
+/*
+ * A stdio stream's host port: unpredictable. A container may open
+ * AF_VSOCK (runc's defaults and containerd's profile allow socket()), and
+ * a port it could guess is a stream it could take before the agent does.
+ */
+static uint32_t
+streamport(void)
+{
+	uint32_t p = 0;
+	Task *t;
+	int i, taken;
+
+	do {
+		if (getrandom(&p, sizeof(p), 0) != sizeof(p))
+			p = (uint32_t)(nowns() * 2654435761u);
+		taken = p <= AGENT_PORT || p == UINT32_MAX;	/* VMADDR_PORT_ANY */
+		for (t = S.tasks; t && !taken; t = t->next)
+			for (i = 0; i < 3; i++)
+				taken |= t->ports[i] == p;
+	} while (taken);
+	return p;
+}
+
 /* a stdio FIFO to the vsock device, as the backend of the next stream to port */
 static int
 stdiofifo(Task *t, int i, const char *path, char *err)
@@ -923,7 +946,7 @@ stdiofifo(Task *t, int i, const char *path, char *err)
 		    "stderr", path);
 		return -1;
 	}
-	t->ports[i] = S.nextport++;
+	t->ports[i] = streamport();
 	if (vsock_expect(S.vs, t->ports[i], i == 0 ? fd : -1, i == 0 ? -1 : fd) < 0) {
 		seterr(err, "%s %s: cannot be a stream:", i == 0 ? "stdin" :
 		    i == 1 ? "stdout" : "stderr", path);
@@ -1484,7 +1507,6 @@ shiminit(const char *ns)
 	S.kernel = k && k[0] ? k : vm_kernel;
 	S.memmib = vm_memmib;
 	S.ncpus = vm_ncpus;
-	S.nextport = AGENT_PORT + 1;
 	S.exitw.fd = S.bootw.fd = S.lsnw.fd = -1;
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
