@@ -17,7 +17,7 @@
 
 #define SVC	"t.Svc"
 
-static TtrpcCall *held[8];
+static TtrpcCall *held[2000];	/* calls Later holds, unanswered */
 static int nheld;
 
 static void
@@ -56,27 +56,12 @@ huge(TtrpcCall *c, const uint8_t *req, size_t n)
 	free(b);
 }
 
-static TtrpcCall *kept[2000];
-static int nkept;
-
-static void
-keep(TtrpcCall *c, const uint8_t *req, size_t n)
-{
-	(void)req;
-	(void)n;
-	if (nkept < (int)LEN(kept))
-		kept[nkept++] = c;
-	else
-		ttrpc_reply(c, RPC_INTERNAL, "test: kept too many", NULL, 0);
-}
-
 static const TtrpcMethod methods[] = {
 	/* service  method   handler */
 	{ SVC,      "Echo",  echo },
 	{ SVC,      "Later", later },
 	{ SVC,      "Fail",  fail },
 	{ SVC,      "Huge",  huge },
-	{ SVC,      "Keep",  keep },
 };
 
 typedef struct {
@@ -1007,23 +992,23 @@ outcap(void)
 	fd = rawpair(&s, methods, LEN(methods));
 	ttrpc_onclose(s, onclose);
 	nclosed = 0;
-	nkept = 0;
+	nheld = 0;
 	for (i = 0, n = 0; i < 4; i++)
-		n += request(b + n, 2 * i + 1, SVC, "Keep", "");
+		n += request(b + n, 2 * i + 1, SVC, "Later", "");
 	CHECK(write(fd, b, n) == (ssize_t)n);
-	for (i = 0; i < 10 && nkept < 4; i++)
+	for (i = 0; i < 10 && nheld < 4; i++)
 		loop_run(1);
-	CHECK(nkept == 4);
+	CHECK(nheld == 4);
 	/* two 4 MiB replies fit in the cap, the third does not */
-	ttrpc_reply(kept[0], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
-	ttrpc_reply(kept[1], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	ttrpc_reply(held[0], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	ttrpc_reply(held[1], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
 	loop_run(0);
 	CHECK(nclosed == 0);
-	ttrpc_reply(kept[2], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
+	ttrpc_reply(held[2], RPC_OK, NULL, big, TTRPC_MAXMSG - 16);
 	for (i = 0; i < 10 && !nclosed; i++)
 		loop_run(1);
 	CHECK(nclosed == 1);
-	ttrpc_reply(kept[3], RPC_OK, NULL, NULL, 0);	/* after the end: dropped */
+	ttrpc_reply(held[3], RPC_OK, NULL, NULL, 0);	/* after the end: dropped */
 	close(fd);
 	loop_run(0);
 	/* a client's calls past the cap fail; the connection stays */
@@ -1057,9 +1042,9 @@ toomany(void)
 	Ttrpc *s;
 
 	fd = rawpair(&s, methods, LEN(methods));
-	nkept = 0;
+	nheld = 0;
 	for (i = 0, n = 0; i < 1100; i++)
-		n += request(b + n, 2 * i + 1, SVC, "Keep", "");
+		n += request(b + n, 2 * i + 1, SVC, "Later", "");
 	for (k = 0, i = 0; k < n && i < 10000; i++) {
 		if ((w = write(fd, b + k, n - k)) > 0)
 			k += w;
@@ -1067,7 +1052,7 @@ toomany(void)
 	}
 	for (i = 0; i < 20; i++)
 		loop_run(1);
-	CHECK(nkept == 1024);
+	CHECK(nheld == 1024);
 	/* the 76 past the cap were answered at once */
 	for (got = 0, i = 0; i < 76; i++) {
 		if (response(fd, &id, &code, msg, payload, sizeof(payload)) < 0)
@@ -1075,15 +1060,15 @@ toomany(void)
 		got += code == RPC_EXHAUSTED && id == 2 * (1024 + (uint32_t)i) + 1;
 	}
 	CHECK(got == 76);
-	for (i = 0; i < nkept; i++)
-		ttrpc_reply(kept[i], RPC_OK, NULL, NULL, 0);
+	for (i = 0; i < nheld; i++)
+		ttrpc_reply(held[i], RPC_OK, NULL, NULL, 0);
 	for (i = 0; i < 1000 && nframes < 1024; i++) {
 		loop_run(1);
 		CHECK(eatframes(fd, b, &have, sizeof(b), &next, &nframes) == 0);
 	}
 	CHECK(nframes == 1024);
 	/* room again */
-	nkept = 0;
+	nheld = 0;
 	n = request(b, 2 * 1100 + 1, SVC, "Echo", "again");
 	CHECK(write(fd, b, n) == (ssize_t)n);
 	CHECK(response(fd, &id, &code, msg, payload, sizeof(payload)) == 0);
