@@ -924,31 +924,42 @@ eatframes(int fd, uint8_t *buf, size_t *have, size_t size, uint32_t *next,
  * amount; every request taken is answered, in order, once the peer
  * reads; and a peer that hangs up while the input is paused is noticed.
  */
-static void
-flood(void)
+/* empty requests from byte off of the stream on, until cap or 200 idle rounds */
+static uint64_t
+writeuntil(int fd, uint64_t off, uint64_t cap)
 {
-	static uint8_t b[65536], rb[65536];
-	uint64_t sent = 0, cap = 64 << 20;
-	uint32_t next = 1;
-	long nframes = 0;
-	size_t have = 0;
+	static uint8_t b[65536];
 	ssize_t w;
-	int fd, idle, i;
-	Ttrpc *s;
+	int idle;
 
-	fd = rawpair(&s, methods, LEN(methods));
-	ttrpc_onclose(s, onclose);
-	nclosed = 0;
-	for (idle = 0; idle < 200 && sent < cap; ) {
-		emptyreqs(b, sent, sizeof(b));
+	for (idle = 0; idle < 200 && off < cap; ) {
+		emptyreqs(b, off, sizeof(b));
 		if ((w = write(fd, b, sizeof(b))) > 0) {
-			sent += w;
+			off += w;
 			idle = 0;
 		} else {
 			idle++;
 		}
 		loop_run(0);
 	}
+	return off;
+}
+
+static void
+flood(void)
+{
+	static uint8_t rb[65536];
+	uint64_t sent = 0, cap = 64 << 20;
+	uint32_t next = 1;
+	long nframes = 0;
+	size_t have = 0;
+	int fd, i;
+	Ttrpc *s;
+
+	fd = rawpair(&s, methods, LEN(methods));
+	ttrpc_onclose(s, onclose);
+	nclosed = 0;
+	sent = writeuntil(fd, sent, cap);
 	/* the old code read all 64 MiB and held 17 MiB of replies */
 	printf("  flood: the peer wrote %llu bytes before it blocked\n",
 	    (unsigned long long)sent);
@@ -961,16 +972,7 @@ flood(void)
 	CHECK((uint64_t)nframes == sent / 10);
 	CHECK(nclosed == 0);
 	/* flood again, then hang up while the server's input is paused */
-	for (idle = 0; idle < 200; ) {
-		emptyreqs(b, sent, sizeof(b));
-		if ((w = write(fd, b, sizeof(b))) > 0) {
-			sent += w;
-			idle = 0;
-		} else {
-			idle++;
-		}
-		loop_run(0);
-	}
+	sent = writeuntil(fd, sent, UINT64_MAX);
 	close(fd);
 	for (i = 0; i < 100 && !nclosed; i++)
 		loop_run(1);
