@@ -226,26 +226,82 @@ typedef struct {
 void pb_health(Pb *pb, const AgentHealth *h);
 int pr_health(const uint8_t *p, size_t n, AgentHealth *h);
 /*
- * Every agent request is an AgentReq; each method reads what it needs:
- * Create (id, config, stdin/stdout/stderr: host vsock ports the agent
- * connects to, 0 for none, terminal), Start, Signal (signal, all), Wait,
- * Remove (id). Replies are AgentResp (pid; status for Wait: the exit
- * code, or 128 + the signal that killed the process).
+ * Every agent request is an AgentReq; each method reads what it needs.
+ * A process is named by id (the container) and execid ("" or NULL: the
+ * container's init; else an exec process in that container).
+ *   Create	id, config (config.json), sandbox, stdio ports, terminal
+ *   Exec	id, execid, config (the OCI "process" object as JSON, what
+ *		containerd's ExecProcessRequest.spec holds), stdio ports,
+ *		terminal; the process is made but waits for Start
+ *   Start	id, execid
+ *   Signal	id, execid, signal, all (every process of the container)
+ *   Wait	id, execid: answers when the process ended (status)
+ *   Remove	id, execid: forget an ended process; for the init, the
+ *		container (its cgroup, mounts, every exec)
+ *   ResizePty	id, execid, width, height (columns, rows)
+ *   CloseIO	id, execid: the process's stdin reaches EOF
+ *   Pids	id: every process in the container's cgroup (pids)
+ *   Stats	id: the container's guest cgroup (stats)
+ *   Update	id, config (an OCI linux.resources object as JSON)
+ *   Pause, Resume	id: the cgroup freezer
+ *   Oom	answers once a container's cgroup saw an OOM kill that was
+ *		not yet reported (id in the reply); the shim keeps one in
+ *		flight
+ * The stdio ports are host vsock ports the agent connects to, 0 for
+ * none; with terminal the process gets a pty, iport carries its input
+ * and oport its output, eport is 0. sandbox names a container already in
+ * this VM (the pod's sandbox): namespaces whose spec gives a path (ipc,
+ * uts, pid) join that container's; a network namespace path means the
+ * VM's own network. Replies are AgentResp.
  */
+#define AGENT_MAXPIDS	4096	/* longest pid list a Pids reply carries */
 typedef struct {
-	char *id;
-	char *config;			/* config.json, NUL-terminated */
+	char *id, *execid, *sandbox;
+	char *config;			/* NUL-terminated */
 	size_t configlen;
 	uint32_t iport, oport, eport;	/* stdin, stdout, stderr */
 	int terminal;
 	uint32_t signal;
 	int all;
+	uint32_t width, height;		/* ResizePty */
 } AgentReq;
 void pb_agentreq(Pb *pb, const AgentReq *r);
-int pr_agentreq(const uint8_t *p, size_t n, AgentReq *r);	/* needs id */
+int pr_agentreq(const uint8_t *p, size_t n, AgentReq *r);	/* needs id, except for Oom */
 void agentreq_free(AgentReq *r);
-void pb_agentresp(Pb *pb, uint32_t pid, uint32_t status);
-int pr_agentresp(const uint8_t *p, size_t n, uint32_t *pid, uint32_t *status);
+/* a container's guest cgroup (cgroup v2 files), what Stats answers */
+#define AGENT_MAXIO	8	/* io.stat devices reported */
+typedef struct {
+	uint64_t major, minor;
+	uint64_t rbytes, wbytes, rios, wios;
+} AgentIo;
+typedef struct {
+	/* cpu.stat, microseconds */
+	uint64_t cpuusage, cpuuser, cpusystem;
+	uint64_t nrperiods, nrthrottled, throttledusec;
+	/* memory.current, memory.max (0: none; the VM's RAM bounds it),
+	 * memory.swap.current, memory.stat, memory.events */
+	uint64_t memusage, memlimit, swapusage;
+	uint64_t anon, file, kernelstack, slab, sock, shmem, filemapped,
+	    filedirty, filewriteback, activeanon, inactiveanon, activefile,
+	    inactivefile, unevictable, pgfault, pgmajfault;
+	uint64_t evlow, evhigh, evmax, evoom, evoomkill;
+	/* pids.current, pids.max (0: none) */
+	uint64_t pids, pidslimit;
+	/* io.stat, at most AGENT_MAXIO devices */
+	AgentIo io[AGENT_MAXIO];
+	size_t nio;
+} AgentStats;
+typedef struct {
+	uint32_t pid;			/* guest pid */
+	uint32_t status;		/* Wait: exit code, or 128 + signal */
+	uint32_t *pids;			/* Pids: guest pids, npids of them */
+	size_t npids;
+	AgentStats *stats;		/* Stats: NULL in other replies */
+	char *id;			/* Oom: the container */
+} AgentResp;
+void pb_agentresp(Pb *pb, const AgentResp *r);
+int pr_agentresp(const uint8_t *p, size_t n, AgentResp *r);	/* -1 on malformed, too many pids or io */
+void agentresp_free(AgentResp *r);
 
 /* containerd.task.v2 requests (one decoder; kind names the message) */
 enum { TREQ_PLAIN, TREQ_CREATE, TREQ_KILL, TREQ_CLOSEIO, TREQ_SHUTDOWN };

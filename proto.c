@@ -360,12 +360,25 @@ pb_agentreq(Pb *pb, const AgentReq *r)
 	pb_bool(pb, 6, r->terminal);
 	pb_uint(pb, 7, r->signal);
 	pb_bool(pb, 8, r->all);
+	pb_str(pb, 9, r->execid);
+	pb_str(pb, 10, r->sandbox);
+	pb_uint(pb, 11, r->width);
+	pb_uint(pb, 12, r->height);
 }
 
 static int
 pf_u32(const Pf *f, uint32_t *v)
 {
 	if (f->wt != PB_VARINT || f->u > UINT32_MAX)
+		return -1;
+	*v = f->u;
+	return 0;
+}
+
+static int
+pf_u64(const Pf *f, uint64_t *v)
+{
+	if (f->wt != PB_VARINT)
 		return -1;
 	*v = f->u;
 	return 0;
@@ -380,6 +393,15 @@ pf_bool(const Pf *f, int *v)
 	return 0;
 }
 
+/* a string field that may repeat: the last one wins */
+static int
+pf_strlast(const Pf *f, char **s)
+{
+	free(*s);
+	*s = NULL;
+	return pf_str(f, s);
+}
+
 int
 pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
 {
@@ -391,7 +413,7 @@ pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
 	pr_init(&rd, p, n);
 	while (!bad && (st = pr_next(&rd, &f)) > 0) {
 		switch (f.field) {
-		case 1: free(r->id); r->id = NULL; bad = pf_str(&f, &r->id); break;
+		case 1: bad = pf_strlast(&f, &r->id); break;
 		case 2:
 			if (f.wt != PB_BYTES) {
 				bad = -1;
@@ -409,12 +431,18 @@ pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
 		case 6: bad = pf_bool(&f, &r->terminal); break;
 		case 7: bad = pf_u32(&f, &r->signal); break;
 		case 8: bad = pf_bool(&f, &r->all); break;
+		case 9: bad = pf_strlast(&f, &r->execid); break;
+		case 10: bad = pf_strlast(&f, &r->sandbox); break;
+		case 11: bad = pf_u32(&f, &r->width); break;
+		case 12: bad = pf_u32(&f, &r->height); break;
 		}
 	}
-	if (bad || st < 0 || !r->id) {
+	if (bad || st < 0) {
 		agentreq_free(r);
 		return -1;
 	}
+	if (!r->id)
+		r->id = estrdup("");
 	return 0;
 }
 
@@ -422,33 +450,180 @@ void
 agentreq_free(AgentReq *r)
 {
 	free(r->id);
+	free(r->execid);
+	free(r->sandbox);
 	free(r->config);
 	memset(r, 0, sizeof(*r));
 }
 
-void
-pb_agentresp(Pb *pb, uint32_t pid, uint32_t status)
+/* AgentStats: its fields in struct order from 1, io as field 40 */
+#define STATU64(s) { &(s)->cpuusage, &(s)->cpuuser, &(s)->cpusystem, \
+	&(s)->nrperiods, &(s)->nrthrottled, &(s)->throttledusec, \
+	&(s)->memusage, &(s)->memlimit, &(s)->swapusage, &(s)->anon, \
+	&(s)->file, &(s)->kernelstack, &(s)->slab, &(s)->sock, &(s)->shmem, \
+	&(s)->filemapped, &(s)->filedirty, &(s)->filewriteback, \
+	&(s)->activeanon, &(s)->inactiveanon, &(s)->activefile, \
+	&(s)->inactivefile, &(s)->unevictable, &(s)->pgfault, \
+	&(s)->pgmajfault, &(s)->evlow, &(s)->evhigh, &(s)->evmax, \
+	&(s)->evoom, &(s)->evoomkill, &(s)->pids, &(s)->pidslimit }
+
+static void
+pb_agentstats(Pb *pb, uint32_t field, const AgentStats *s)
 {
-	pb_uint(pb, 1, pid);
-	pb_uint(pb, 2, status);
+	const uint64_t *v[] = STATU64(s);
+	size_t m, k, i;
+
+	m = pb_open(pb, field);
+	for (i = 0; i < LEN(v); i++)
+		pb_uint(pb, i + 1, *v[i]);
+	for (i = 0; i < s->nio && i < AGENT_MAXIO; i++) {
+		k = pb_open(pb, 40);
+		pb_uint(pb, 1, s->io[i].major);
+		pb_uint(pb, 2, s->io[i].minor);
+		pb_uint(pb, 3, s->io[i].rbytes);
+		pb_uint(pb, 4, s->io[i].wbytes);
+		pb_uint(pb, 5, s->io[i].rios);
+		pb_uint(pb, 6, s->io[i].wios);
+		pb_close(pb, k);
+	}
+	pb_close(pb, m);
+}
+
+static int
+pr_agentio(const Pf *f, AgentIo *io)
+{
+	uint64_t *v[] = { &io->major, &io->minor, &io->rbytes, &io->wbytes,
+	    &io->rios, &io->wios };
+	Pr rd;
+	Pf e;
+	int st;
+
+	if (f->wt != PB_BYTES)
+		return -1;
+	pr_init(&rd, f->b, f->n);
+	while ((st = pr_next(&rd, &e)) > 0)
+		if (e.field >= 1 && e.field <= LEN(v) && pf_u64(&e, v[e.field - 1]) < 0)
+			return -1;
+	return st;
+}
+
+static int
+pr_agentstats(const Pf *f, AgentStats *s)
+{
+	uint64_t *v[] = STATU64(s);
+	Pr rd;
+	Pf e;
+	int st;
+
+	if (f->wt != PB_BYTES)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	pr_init(&rd, f->b, f->n);
+	while ((st = pr_next(&rd, &e)) > 0) {
+		if (e.field >= 1 && e.field <= LEN(v)) {
+			if (pf_u64(&e, v[e.field - 1]) < 0)
+				return -1;
+		} else if (e.field == 40) {
+			if (s->nio == AGENT_MAXIO)
+				return -1;
+			memset(&s->io[s->nio], 0, sizeof(s->io[0]));
+			if (pr_agentio(&e, &s->io[s->nio++]) < 0)
+				return -1;
+		}
+	}
+	return st;
+}
+
+void
+pb_agentresp(Pb *pb, const AgentResp *r)
+{
+	size_t i, m;
+
+	pb_uint(pb, 1, r->pid);
+	pb_uint(pb, 2, r->status);
+	if (r->npids) {
+		m = pb_open(pb, 3);	/* packed */
+		for (i = 0; i < r->npids; i++)
+			pb_varint(pb, r->pids[i]);
+		pb_close(pb, m);
+	}
+	if (r->stats)
+		pb_agentstats(pb, 4, r->stats);
+	pb_str(pb, 5, r->id);
+}
+
+static int
+addpid(AgentResp *r, uint64_t v)
+{
+	if (v > UINT32_MAX || r->npids >= AGENT_MAXPIDS)
+		return -1;
+	r->pids = erealloc(r->pids, (r->npids + 1) * sizeof(*r->pids));
+	r->pids[r->npids++] = v;
+	return 0;
+}
+
+/* repeated uint32, one by one or packed (varints back to back) */
+static int
+pr_pids(const Pf *f, AgentResp *r)
+{
+	const uint8_t *p, *end;
+	uint64_t v;
+	unsigned sh;
+
+	if (f->wt == PB_VARINT)
+		return addpid(r, f->u);
+	if (f->wt != PB_BYTES)
+		return -1;
+	for (p = f->b, end = f->b + f->n; p < end; ) {
+		for (v = 0, sh = 0; ; sh += 7) {
+			if (p == end || sh > 63)
+				return -1;
+			v |= (uint64_t)(*p & 0x7f) << sh;
+			if (!(*p++ & 0x80))
+				break;
+		}
+		if (addpid(r, v) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int
-pr_agentresp(const uint8_t *p, size_t n, uint32_t *pid, uint32_t *status)
+pr_agentresp(const uint8_t *p, size_t n, AgentResp *r)
 {
 	Pr rd;
 	Pf f;
 	int st = 0, bad = 0;
 
-	*pid = *status = 0;
+	memset(r, 0, sizeof(*r));
 	pr_init(&rd, p, n);
 	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		if (f.field == 1)
-			bad = pf_u32(&f, pid);
-		else if (f.field == 2)
-			bad = pf_u32(&f, status);
+		switch (f.field) {
+		case 1: bad = pf_u32(&f, &r->pid); break;
+		case 2: bad = pf_u32(&f, &r->status); break;
+		case 3: bad = pr_pids(&f, r); break;
+		case 4:
+			if (!r->stats)
+				r->stats = emalloc(sizeof(*r->stats));
+			bad = pr_agentstats(&f, r->stats) < 0 ? -1 : 0;
+			break;
+		case 5: bad = pf_strlast(&f, &r->id); break;
+		}
 	}
-	return bad || st < 0 ? -1 : 0;
+	if (bad || st < 0) {
+		agentresp_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+agentresp_free(AgentResp *r)
+{
+	free(r->pids);
+	free(r->stats);
+	free(r->id);
+	memset(r, 0, sizeof(*r));
 }
 
 /*

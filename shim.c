@@ -501,12 +501,16 @@ static void
 agentwaitdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 {
 	Task *t = arg;
-	uint32_t pid, status;
+	AgentResp ar;
+	uint32_t status;
 
-	if (code != RPC_OK || pr_agentresp(resp, n, &pid, &status) < 0) {
+	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
 		logmsg(LWARN, "task %s: wait: %s: reported as killed", t->id,
 		    code != RPC_OK && msg ? msg : "malformed reply");
 		status = 128 + SIGKILL;
+	} else {
+		status = ar.status;
+		agentresp_free(&ar);
 	}
 	stopped(t, status);
 }
@@ -554,11 +558,14 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	Task *t = arg;
 	TtrpcCall *c = t->call;
 	char err[ERRLEN];
-	uint32_t status;
+	AgentResp ar;
 	Pb pb = { 0 }, ev = { 0 };
 	size_t io;
 
-	if (code != RPC_OK || pr_agentresp(resp, n, &t->gpid, &status) < 0) {
+	if (code == RPC_OK && pr_agentresp(resp, n, &ar) == 0) {
+		t->gpid = ar.pid;
+		agentresp_free(&ar);
+	} else {
 		seterr(err, "%s", code != RPC_OK ? (msg && msg[0] ? msg :
 		    "the agent failed") : "the agent's reply is malformed");
 		createfail(t, code != RPC_OK ? code : RPC_INTERNAL, err);

@@ -291,11 +291,14 @@ static void
 settle(Ctr *c)
 {
 	Pb pb = { 0 };
+	AgentResp ar = { 0 };
 	size_t i;
 
 	if (c->state != EXITED || !iodone(c))
 		return;
-	pb_agentresp(&pb, c->pid, c->status);
+	ar.pid = c->pid;
+	ar.status = c->status;
+	pb_agentresp(&pb, &ar);
 	for (i = 0; i < c->nwait; i++)
 		ttrpc_reply(c->waiters[i], RPC_OK, NULL, pb.b, pb.n);
 	c->nwait = 0;
@@ -960,6 +963,7 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	OciSpec s;
 	Ctr *c;
 	Pb pb = { 0 };
+	AgentResp ar = { 0 };
 	char err[ERRLEN], root[PATH_MAX], cgdir[PATH_MAX], list[256];
 	int fds[3] = { -1, -1, -1 }, pfd[2], sp[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	int mine[3] = { -1, -1, -1 }, socks[3] = { -1, -1, -1 };
@@ -1110,7 +1114,8 @@ killed:
 	for (i = 0; i < 3; i++)
 		if (c->io[i])
 			copyio(c->io[i]);
-	pb_agentresp(&pb, pid, 0);
+	ar.pid = pid;
+	pb_agentresp(&pb, &ar);
 	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 	code = RPC_OK;
@@ -1162,6 +1167,7 @@ start(TtrpcCall *call, const uint8_t *req, size_t n)
 	AgentReq r;
 	Ctr *c;
 	Pb pb = { 0 };
+	AgentResp ar = { 0 };
 	char err[ERRLEN];
 
 	if (!(c = reqctr(call, req, n, &r)))
@@ -1176,7 +1182,8 @@ start(TtrpcCall *call, const uint8_t *req, size_t n)
 		ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
 	} else {
 		c->state = c->state == CREATED ? RUNNING : c->state;
-		pb_agentresp(&pb, c->pid, 0);
+		ar.pid = c->pid;
+		pb_agentresp(&pb, &ar);
 		ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
 		pb_free(&pb);
 	}

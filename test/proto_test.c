@@ -517,6 +517,82 @@ gorequest(void)
 	CHECK(pf_str(&f, &k) == -1);
 }
 
+/* the agent API round trip: requests with exec ids, replies with pids and stats */
+static void
+agentapi(void)
+{
+	AgentReq q = { 0 }, q2;
+	AgentResp a = { 0 }, b;
+	AgentStats st = { 0 };
+	uint32_t pids[3] = { 1, 300, 4000000000u };
+	uint8_t bad[16];
+	Pb pb = { 0 };
+	size_t i;
+
+	q.id = "c1";
+	q.execid = "e7";
+	q.sandbox = "pod";
+	q.width = 132;
+	q.height = 43;
+	q.terminal = 1;
+	pb_agentreq(&pb, &q);
+	CHECK(pr_agentreq(pb.b, pb.n, &q2) == 0);
+	CHECK(!strcmp(q2.id, "c1") && !strcmp(q2.execid, "e7") &&
+	    !strcmp(q2.sandbox, "pod") && q2.width == 132 && q2.height == 43 &&
+	    q2.terminal && !q2.config);
+	agentreq_free(&q2);
+	pb_free(&pb);
+	/* Oom takes no id: an empty request reads as id "" */
+	CHECK(pr_agentreq(NULL, 0, &q2) == 0 && q2.id && !q2.id[0]);
+	agentreq_free(&q2);
+
+	st.cpuusage = 123456;
+	st.memusage = 64 << 20;
+	st.pidslimit = 77;
+	st.evoomkill = 2;
+	st.nio = 2;
+	st.io[1].major = 254;
+	st.io[1].wbytes = 1ull << 40;
+	a.pid = 9;
+	a.pids = pids;
+	a.npids = 3;
+	a.stats = &st;
+	a.id = "c1";
+	pb_agentresp(&pb, &a);
+	CHECK(pr_agentresp(pb.b, pb.n, &b) == 0);
+	CHECK(b.pid == 9 && b.npids == 3 && b.pids && !memcmp(b.pids, pids, sizeof(pids)));
+	CHECK(b.stats && !memcmp(b.stats, &st, sizeof(st)));
+	CHECK(b.id && !strcmp(b.id, "c1"));
+	agentresp_free(&b);
+	pb_free(&pb);
+
+	/* too many io devices, a pid past 32 bits, a truncated packed list */
+	pb_uint(&pb, 3, 1ull << 32);
+	CHECK(pr_agentresp(pb.b, pb.n, &b) < 0);
+	pb_free(&pb);
+	bad[0] = 3 << 3 | PB_BYTES;
+	bad[1] = 2;
+	bad[2] = 0x81;
+	bad[3] = 0x81;	/* continues past the field's end */
+	CHECK(pr_agentresp(bad, 4, &b) < 0);
+	for (i = 0; i <= AGENT_MAXIO; i++) {
+		size_t m = pb_open(&pb, 40);
+		pb_uint(&pb, 1, 8);
+		pb_close(&pb, m);
+	}
+	{
+		Pb outer = { 0 };
+		pb_bytes(&outer, 4, pb.b, pb.n);
+		CHECK(pr_agentresp(outer.b, outer.n, &b) < 0);
+		pb_free(&outer);
+	}
+	pb_free(&pb);
+	for (i = 0; i <= AGENT_MAXPIDS; i++)
+		pb_uint(&pb, 3, i + 1);
+	CHECK(pr_agentresp(pb.b, pb.n, &b) < 0);
+	pb_free(&pb);
+}
+
 int
 main(void)
 {
@@ -527,5 +603,6 @@ main(void)
 	RUN(maps);
 	RUN(health);
 	RUN(gorequest);
+	RUN(agentapi);
 	return TDONE();
 }

@@ -68,15 +68,21 @@ agentreq(const uint8_t *p, size_t n)
 static void
 agentresp(const uint8_t *p, size_t n)
 {
-	uint32_t pid, status, pid2, status2;
+	AgentResp a, b;
 	Pb pb = {0};
 
-	if (pr_agentresp(p, n, &pid, &status) < 0)
+	if (pr_agentresp(p, n, &a) < 0)
 		return;
-	pb_agentresp(&pb, pid, status);
-	if (pr_agentresp(pb.b, pb.n, &pid2, &status2) < 0 || pid != pid2 ||
-	    status != status2)
+	pb_agentresp(&pb, &a);
+	if (pr_agentresp(pb.b, pb.n, &b) < 0 || a.pid != b.pid ||
+	    a.status != b.status || a.npids != b.npids ||
+	    (a.npids && memcmp(a.pids, b.pids, a.npids * sizeof(*a.pids))) ||
+	    !a.stats != !b.stats ||
+	    (a.stats && memcmp(a.stats, b.stats, sizeof(*a.stats))) ||
+	    !a.id != !b.id || (a.id && strcmp(a.id, b.id)))
 		abort();
+	agentresp_free(&a);
+	agentresp_free(&b);
 	pb_free(&pb);
 }
 
