@@ -324,6 +324,69 @@ void pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
     const char *name, const Pb *event);
 
 /*
+ * containerd.task.v2: exec, pty, pids, stats, update, events (proto.c's
+ * last section). A TaskOp holds what one of ExecProcessRequest,
+ * ResizePtyRequest, UpdateTaskRequest or the id-only requests (Pids,
+ * Stats, Pause, Resume) carried; each has its decoder, all share
+ * taskop_free. An Any's value is kept as bytes: containerd puts the JSON
+ * of the OCI object there, with the type_url below.
+ */
+#define TASK_URL_PROCESS	"types.containerd.io/opencontainers/runtime-spec/1/Process"
+#define TASK_URL_RESOURCES	"types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+#define TASK_MAXANNO		1024	/* annotations an Update may carry */
+typedef struct {
+	char *id, *execid;		/* never NULL ("" when absent) */
+	int terminal;			/* Exec */
+	char *fin, *fout, *ferr;	/* Exec: stdio FIFO paths; NULL when none */
+	char *anyurl;			/* Exec spec, Update resources: type_url; NULL if absent */
+	char *json;			/* the Any's value, NUL-terminated; NULL if absent */
+	size_t jsonlen;
+	uint32_t width, height;		/* ResizePty: columns, rows */
+	char **annokeys, **annovals;	/* Update: annotations, nanno of each */
+	size_t nanno;
+} TaskOp;
+int pr_taskexec(const uint8_t *p, size_t n, TaskOp *r);	/* ExecProcessRequest */
+int pr_taskresize(const uint8_t *p, size_t n, TaskOp *r);	/* ResizePtyRequest */
+int pr_taskupdate(const uint8_t *p, size_t n, TaskOp *r);	/* UpdateTaskRequest */
+int pr_taskid(const uint8_t *p, size_t n, TaskOp *r);	/* Pids, Stats, Pause, ResumeRequest */
+void taskop_free(TaskOp *r);
+/* google.protobuf.Any {type_url, value}, written even when value is empty */
+void pb_any(Pb *pb, uint32_t field, const char *typeurl, const void *value, size_t n);
+/* PidsResponse: an exec's process gets info = runc's ProcessDetails{exec_id} */
+typedef struct {
+	uint32_t pid;
+	const char *execid;		/* NULL or "": no info */
+} TaskPid;
+void pb_pidsresp(Pb *pb, const TaskPid *p, size_t n);
+/*
+ * StatsResponse from a guest cgroup: io.containerd.cgroups.v2.Metrics, or
+ * v1 (cgv1 != 0) mapped from the same v2 files. Both are accepted by
+ * containerd 1.6 and 1.7 (CRI and ctr) whatever the host's cgroup mode.
+ * pb_metrics2/pb_metrics1 write the bare Metrics message.
+ */
+#define METRICS_URL_V1	"io.containerd.cgroups.v1.Metrics"
+#define METRICS_URL_V2	"io.containerd.cgroups.v2.Metrics"
+void pb_metrics2(Pb *pb, const AgentStats *s);
+void pb_metrics1(Pb *pb, const AgentStats *s);
+void pb_statsresp(Pb *pb, const AgentStats *s, int cgv1);
+/*
+ * containerd.events.Task*: pb_taskevent writes the event of kind into ev;
+ * publish it with pb_forward(pb, ns, namespace, taskev_topic(kind),
+ * taskev_name(kind), ev). execid NULL or "" is the container's init:
+ * TaskExit's id is then the container id, TaskDelete has no id.
+ */
+enum { TEV_EXIT, TEV_DELETE, TEV_OOM, TEV_EXECADDED, TEV_EXECSTARTED,
+	TEV_PAUSED, TEV_RESUMED };
+typedef struct {
+	const char *cid, *execid;
+	uint32_t pid, status;		/* ExecStarted: pid; Exit, Delete: both */
+	uint64_t exitedat;		/* Exit, Delete: ns since the epoch */
+} TaskEvent;
+const char *taskev_topic(int kind);	/* "/tasks/exec-added" */
+const char *taskev_name(int kind);	/* "TaskExecAdded", as pb_forward takes it */
+void pb_taskevent(Pb *ev, int kind, const TaskEvent *e);
+
+/*
  * ttrpc.c: containerd's ttrpc over any stream fd, non-blocking, in the
  * loop. A server answers through a method table; handlers may reply at
  * once or later (a Wait). A client may have many calls in flight. Each

@@ -768,3 +768,429 @@ pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
 	pb_close(pb, any);
 	pb_close(pb, env);
 }
+
+/*
+ * containerd.task.v2: exec, pty, pids, stats, update, events.
+ *
+ * The requests: ExecProcessRequest {id 1, exec_id 2, terminal 3, stdin 4,
+ * stdout 5, stderr 6, spec 7 (Any)}, ResizePtyRequest {id 1, exec_id 2,
+ * width 3, height 4}, UpdateTaskRequest {id 1, resources 2 (Any),
+ * annotations 3 (map)}, and Pids/Stats/Pause/ResumeRequest {id 1}. A
+ * message field seen twice is merged, as protobuf does: each of its
+ * fields is the last one seen.
+ */
+enum { TOP_EXEC, TOP_RESIZE, TOP_UPDATE, TOP_ID };
+
+/* an Any's type_url (1) and value (2), into r */
+static int
+pf_any(const Pf *f, TaskOp *r)
+{
+	Pr rd;
+	Pf e;
+	int st;
+
+	if (f->wt != PB_BYTES)
+		return -1;
+	pr_init(&rd, f->b, f->n);
+	while ((st = pr_next(&rd, &e)) > 0) {
+		if (e.field == 1 && pf_strlast(&e, &r->anyurl) < 0)
+			return -1;
+		if (e.field != 2)
+			continue;
+		if (e.wt != PB_BYTES)
+			return -1;
+		free(r->json);
+		r->json = emalloc(e.n + 1);
+		memcpy(r->json, e.b, e.n);
+		r->json[e.n] = '\0';
+		r->jsonlen = e.n;
+	}
+	return st;
+}
+
+/* one annotations entry; a key seen again takes the new value */
+static int
+pf_anno(const Pf *f, TaskOp *r)
+{
+	char *k, *v;
+	size_t i;
+
+	if (pf_map_str(f, &k, &v) < 0)
+		return -1;
+	for (i = 0; i < r->nanno; i++)
+		if (!strcmp(r->annokeys[i], k))
+			break;
+	if (i < r->nanno) {
+		free(k);
+		free(r->annovals[i]);
+		r->annovals[i] = v;
+		return 0;
+	}
+	if (r->nanno >= TASK_MAXANNO) {
+		free(k);
+		free(v);
+		return -1;
+	}
+	r->annokeys = erealloc(r->annokeys, (r->nanno + 1) * sizeof(char *));
+	r->annovals = erealloc(r->annovals, (r->nanno + 1) * sizeof(char *));
+	r->annokeys[r->nanno] = k;
+	r->annovals[r->nanno++] = v;
+	return 0;
+}
+
+static int
+taskop(const uint8_t *p, size_t n, int kind, TaskOp *r)
+{
+	Pr rd;
+	Pf f;
+	int st = 0, bad = 0;
+
+	memset(r, 0, sizeof(*r));
+	pr_init(&rd, p, n);
+	while (!bad && (st = pr_next(&rd, &f)) > 0) {
+		if (f.field == 1) {
+			bad = pf_strlast(&f, &r->id);
+			continue;
+		}
+		switch (kind * 100 + f.field) {
+		case TOP_EXEC * 100 + 2:
+		case TOP_RESIZE * 100 + 2: bad = pf_strlast(&f, &r->execid); break;
+		case TOP_EXEC * 100 + 3: bad = pf_bool(&f, &r->terminal); break;
+		case TOP_EXEC * 100 + 4: bad = pf_strlast(&f, &r->fin); break;
+		case TOP_EXEC * 100 + 5: bad = pf_strlast(&f, &r->fout); break;
+		case TOP_EXEC * 100 + 6: bad = pf_strlast(&f, &r->ferr); break;
+		case TOP_EXEC * 100 + 7:
+		case TOP_UPDATE * 100 + 2: bad = pf_any(&f, r) < 0 ? -1 : 0; break;
+		case TOP_RESIZE * 100 + 3: bad = pf_u32(&f, &r->width); break;
+		case TOP_RESIZE * 100 + 4: bad = pf_u32(&f, &r->height); break;
+		case TOP_UPDATE * 100 + 3: bad = pf_anno(&f, r); break;
+		}
+	}
+	if (bad || st < 0) {
+		taskop_free(r);
+		return -1;
+	}
+	if (!r->id)
+		r->id = estrdup("");
+	if (!r->execid)
+		r->execid = estrdup("");
+	return 0;
+}
+
+int
+pr_taskexec(const uint8_t *p, size_t n, TaskOp *r)
+{
+	return taskop(p, n, TOP_EXEC, r);
+}
+
+int
+pr_taskresize(const uint8_t *p, size_t n, TaskOp *r)
+{
+	return taskop(p, n, TOP_RESIZE, r);
+}
+
+int
+pr_taskupdate(const uint8_t *p, size_t n, TaskOp *r)
+{
+	return taskop(p, n, TOP_UPDATE, r);
+}
+
+int
+pr_taskid(const uint8_t *p, size_t n, TaskOp *r)
+{
+	return taskop(p, n, TOP_ID, r);
+}
+
+void
+taskop_free(TaskOp *r)
+{
+	size_t i;
+
+	free(r->id);
+	free(r->execid);
+	free(r->fin);
+	free(r->fout);
+	free(r->ferr);
+	free(r->anyurl);
+	free(r->json);
+	for (i = 0; i < r->nanno; i++) {
+		free(r->annokeys[i]);
+		free(r->annovals[i]);
+	}
+	free(r->annokeys);
+	free(r->annovals);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+pb_any(Pb *pb, uint32_t field, const char *typeurl, const void *value, size_t n)
+{
+	size_t m = pb_open(pb, field);
+
+	pb_str(pb, 1, typeurl);
+	pb_bytes(pb, 2, value, n);
+	pb_close(pb, m);
+}
+
+/*
+ * PidsResponse {processes 1: ProcessInfo {pid 1, info 2 (Any)}}; info is
+ * containerd.runc.v1.ProcessDetails {exec_id 1}, what ctr task ps shows.
+ */
+void
+pb_pidsresp(Pb *pb, const TaskPid *p, size_t n)
+{
+	Pb det = { 0 };
+	size_t i, m;
+
+	for (i = 0; i < n; i++) {
+		m = pb_open(pb, 1);
+		pb_uint(pb, 1, p[i].pid);
+		if (p[i].execid && p[i].execid[0]) {
+			det.n = 0;
+			pb_str(&det, 1, p[i].execid);
+			pb_any(pb, 2, "containerd.runc.v1.ProcessDetails", det.b, det.n);
+		}
+		pb_close(pb, m);
+	}
+	pb_free(&det);
+}
+
+/* a counter in one unit times k, held at the top rather than wrapped */
+static uint64_t
+scale(uint64_t v, uint64_t k)
+{
+	return v > UINT64_MAX / k ? UINT64_MAX : v * k;
+}
+
+static uint64_t
+sum(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+typedef struct {
+	uint32_t field;
+	uint64_t v;
+} Fv;
+
+/* a nested message of varint fields, written even when all are 0 */
+static void
+pb_fvs(Pb *pb, uint32_t field, const Fv *fv, size_t n)
+{
+	size_t m = pb_open(pb, field), i;
+
+	for (i = 0; i < n; i++)
+		pb_uint(pb, fv[i].field, fv[i].v);
+	pb_close(pb, m);
+}
+
+/*
+ * io.containerd.cgroups.v2.Metrics {pids 1, cpu 2, memory 4, io 6,
+ * memory_events 8}. A limit of "max" reads as UINT64_MAX, as the cgroups
+ * library reports it (CRI then sees no limit); pids, cpu and memory are
+ * always present, since CRI reads nothing from an absent one.
+ */
+void
+pb_metrics2(Pb *pb, const AgentStats *s)
+{
+	const Fv pids[] = {
+		{ 1, s->pids },					/* current */
+		{ 2, s->pidslimit ? s->pidslimit : UINT64_MAX },	/* limit */
+	};
+	const Fv cpu[] = {
+		{ 1, s->cpuusage }, { 2, s->cpuuser }, { 3, s->cpusystem },
+		{ 4, s->nrperiods }, { 5, s->nrthrottled }, { 6, s->throttledusec },
+	};
+	const Fv mem[] = {
+		{ 1, s->anon }, { 2, s->file }, { 3, s->kernelstack },
+		{ 4, s->slab }, { 5, s->sock }, { 6, s->shmem },
+		{ 7, s->filemapped }, { 8, s->filedirty }, { 9, s->filewriteback },
+		{ 11, s->inactiveanon }, { 12, s->activeanon },
+		{ 13, s->inactivefile }, { 14, s->activefile },
+		{ 15, s->unevictable }, { 18, s->pgfault }, { 19, s->pgmajfault },
+		{ 32, s->memusage },				/* usage */
+		{ 33, s->memlimit ? s->memlimit : UINT64_MAX },	/* usage_limit */
+		{ 34, s->swapusage },				/* swap_usage */
+	};
+	const Fv events[] = {
+		{ 1, s->evlow }, { 2, s->evhigh }, { 3, s->evmax },
+		{ 4, s->evoom }, { 5, s->evoomkill },
+	};
+	size_t i, m;
+
+	pb_fvs(pb, 1, pids, LEN(pids));
+	pb_fvs(pb, 2, cpu, LEN(cpu));
+	pb_fvs(pb, 4, mem, LEN(mem));
+	m = pb_open(pb, 6);
+	for (i = 0; i < s->nio && i < AGENT_MAXIO; i++) {
+		const Fv io[] = {
+			{ 1, s->io[i].major }, { 2, s->io[i].minor },
+			{ 3, s->io[i].rbytes }, { 4, s->io[i].wbytes },
+			{ 5, s->io[i].rios }, { 6, s->io[i].wios },
+		};
+		pb_fvs(pb, 1, io, LEN(io));		/* usage */
+	}
+	pb_close(pb, m);
+	pb_fvs(pb, 8, events, LEN(events));
+}
+
+/* v1 cgroup files reported the unlimited memory limit as this (4 KiB pages) */
+#define V1_NOLIMIT	0x7ffffffffffff000ull
+
+/* BlkIOEntry {op 1, device 2, major 3, minor 4, value 5} */
+static void
+blkio(Pb *pb, uint32_t field, const AgentIo *io, const char *op, uint64_t v)
+{
+	size_t m = pb_open(pb, field);
+
+	pb_str(pb, 1, op);
+	pb_uint(pb, 3, io->major);
+	pb_uint(pb, 4, io->minor);
+	pb_uint(pb, 5, v);
+	pb_close(pb, m);
+}
+
+/*
+ * io.containerd.cgroups.v1.Metrics {pids 2, cpu 3, memory 4, blkio 5,
+ * memory_oom_control 9}, from v2 counters: times in ns, cache is file,
+ * rss is anon, the total_* fields equal their own (the guest cgroup is a
+ * leaf), the swap entry counts memory and swap as memsw did, kernel is
+ * kernel stack and slab, kernel_tcp is sock. An unlimited pids.max is
+ * 0, as the cgroups library reads "max" in v1.
+ */
+void
+pb_metrics1(Pb *pb, const AgentStats *s)
+{
+	uint64_t lim = s->memlimit ? s->memlimit : V1_NOLIMIT;
+	const Fv pids[] = { { 1, s->pids }, { 2, s->pidslimit } };
+	const Fv usage[] = {
+		{ 1, scale(s->cpuusage, 1000) },		/* total */
+		{ 2, scale(s->cpusystem, 1000) },		/* kernel */
+		{ 3, scale(s->cpuuser, 1000) },			/* user */
+	};
+	const Fv throttle[] = {
+		{ 1, s->nrperiods }, { 2, s->nrthrottled },
+		{ 3, scale(s->throttledusec, 1000) },		/* throttled_time */
+	};
+	const Fv mem[] = {
+		{ 1, s->file }, { 2, s->anon }, { 4, s->filemapped },
+		{ 5, s->filedirty }, { 6, s->filewriteback },
+		{ 9, s->pgfault }, { 10, s->pgmajfault },
+		{ 11, s->inactiveanon }, { 12, s->activeanon },
+		{ 13, s->inactivefile }, { 14, s->activefile },
+		{ 15, s->unevictable },
+		{ 16, lim },					/* hierarchical_memory_limit */
+		{ 18, s->file }, { 19, s->anon }, { 21, s->filemapped },
+		{ 22, s->filedirty }, { 23, s->filewriteback },
+		{ 26, s->pgfault }, { 27, s->pgmajfault },
+		{ 28, s->inactiveanon }, { 29, s->activeanon },
+		{ 30, s->inactivefile }, { 31, s->activefile },
+		{ 32, s->unevictable },
+	};
+	/* MemoryEntry {limit 1, usage 2} */
+	const Fv muse[] = { { 1, lim }, { 2, s->memusage } };
+	const Fv mswap[] = { { 1, V1_NOLIMIT }, { 2, sum(s->memusage, s->swapusage) } };
+	const Fv mkern[] = { { 1, V1_NOLIMIT }, { 2, sum(s->kernelstack, s->slab) } };
+	const Fv mtcp[] = { { 1, V1_NOLIMIT }, { 2, s->sock } };
+	const Fv oom[] = { { 3, s->evoomkill } };		/* oom_kill */
+	size_t i, m, k;
+
+	pb_fvs(pb, 2, pids, LEN(pids));
+	m = pb_open(pb, 3);
+	pb_fvs(pb, 1, usage, LEN(usage));
+	pb_fvs(pb, 2, throttle, LEN(throttle));
+	pb_close(pb, m);
+	m = pb_open(pb, 4);
+	for (i = 0; i < LEN(mem); i++)
+		pb_uint(pb, mem[i].field, mem[i].v);
+	pb_fvs(pb, 33, muse, LEN(muse));
+	pb_fvs(pb, 34, mswap, LEN(mswap));
+	pb_fvs(pb, 35, mkern, LEN(mkern));
+	pb_fvs(pb, 36, mtcp, LEN(mtcp));
+	pb_close(pb, m);
+	/* io_service_bytes_recursive 1, io_serviced_recursive 2 */
+	m = pb_open(pb, 5);
+	for (k = 1; k <= 2; k++)
+		for (i = 0; i < s->nio && i < AGENT_MAXIO; i++) {
+			blkio(pb, k, &s->io[i], "Read", k == 1 ?
+			    s->io[i].rbytes : s->io[i].rios);
+			blkio(pb, k, &s->io[i], "Write", k == 1 ?
+			    s->io[i].wbytes : s->io[i].wios);
+		}
+	pb_close(pb, m);
+	pb_fvs(pb, 9, oom, LEN(oom));
+}
+
+/* StatsResponse {stats 1 (Any)} */
+void
+pb_statsresp(Pb *pb, const AgentStats *s, int cgv1)
+{
+	Pb m = { 0 };
+
+	if (cgv1)
+		pb_metrics1(&m, s);
+	else
+		pb_metrics2(&m, s);
+	pb_any(pb, 1, cgv1 ? METRICS_URL_V1 : METRICS_URL_V2, m.b, m.n);
+	pb_free(&m);
+}
+
+/*
+ * containerd.events: TaskExit {container_id 1, id 2, pid 3, exit_status
+ * 4, exited_at 5}, TaskDelete {container_id 1, pid 2, exit_status 3,
+ * exited_at 4, id 5}, TaskExecAdded {container_id 1, exec_id 2},
+ * TaskExecStarted {container_id 1, exec_id 2, pid 3}, and TaskOOM,
+ * TaskPaused, TaskResumed {container_id 1}.
+ */
+static const struct {
+	const char *topic, *name;
+} taskevs[] = {
+	[TEV_EXIT] = { "/tasks/exit", "TaskExit" },
+	[TEV_DELETE] = { "/tasks/delete", "TaskDelete" },
+	[TEV_OOM] = { "/tasks/oom", "TaskOOM" },
+	[TEV_EXECADDED] = { "/tasks/exec-added", "TaskExecAdded" },
+	[TEV_EXECSTARTED] = { "/tasks/exec-started", "TaskExecStarted" },
+	[TEV_PAUSED] = { "/tasks/paused", "TaskPaused" },
+	[TEV_RESUMED] = { "/tasks/resumed", "TaskResumed" },
+};
+
+const char *
+taskev_topic(int kind)
+{
+	return kind >= 0 && (size_t)kind < LEN(taskevs) ? taskevs[kind].topic : NULL;
+}
+
+const char *
+taskev_name(int kind)
+{
+	return kind >= 0 && (size_t)kind < LEN(taskevs) ? taskevs[kind].name : NULL;
+}
+
+void
+pb_taskevent(Pb *ev, int kind, const TaskEvent *e)
+{
+	int init = !e->execid || !e->execid[0];
+
+	pb_str(ev, 1, e->cid);
+	switch (kind) {
+	case TEV_EXIT:
+		pb_str(ev, 2, init ? e->cid : e->execid);
+		pb_uint(ev, 3, e->pid);
+		pb_uint(ev, 4, e->status);
+		pb_time(ev, 5, e->exitedat);
+		break;
+	case TEV_DELETE:
+		pb_uint(ev, 2, e->pid);
+		pb_uint(ev, 3, e->status);
+		pb_time(ev, 4, e->exitedat);
+		if (!init)
+			pb_str(ev, 5, e->execid);
+		break;
+	case TEV_EXECADDED:
+	case TEV_EXECSTARTED:
+		pb_str(ev, 2, e->execid);
+		if (kind == TEV_EXECSTARTED)
+			pb_uint(ev, 3, e->pid);
+		break;
+	}
+}
