@@ -593,6 +593,437 @@ agentapi(void)
 	pb_free(&pb);
 }
 
+/*
+ * containerd.task.v2: exec, pty, pids, stats, update, events. The bytes
+ * below are written from shim.proto, events/task.proto and the cgroups
+ * Metrics protos, not from proto.c.
+ */
+
+/* the decoder on every prefix of a message, each in a buffer of its own
+ * size (ASan sees a read past it): 0 exactly at field boundaries */
+static void
+prefixes(int (*dec)(const uint8_t *, size_t, TaskOp *), const uint8_t *msg,
+    size_t n)
+{
+	uint8_t *b;
+	size_t cut;
+	TaskOp op;
+	Pr r;
+	Pf f;
+	int st, atfield;
+
+	for (cut = 0; cut < n; cut++) {
+		pr_init(&r, msg, n);
+		atfield = cut == 0;
+		while (!atfield && pr_next(&r, &f) > 0 && r.p - msg <= (ptrdiff_t)cut)
+			atfield = r.p - msg == (ptrdiff_t)cut;
+		b = malloc(cut ? cut : 1);
+		memcpy(b, msg, cut);
+		st = dec(b, cut, &op);
+		CHECK(st == (atfield ? 0 : -1));
+		if (st == 0)
+			taskop_free(&op);
+		free(b);
+	}
+}
+
+static const uint8_t execreq[] = {
+	0x0a, 0x02, 'c', '1',				/* id */
+	0x12, 0x02, 'e', '1',				/* exec_id */
+	0x18, 0x01,					/* terminal */
+	0x22, 0x03, '/', 'i', 'n',			/* stdin */
+	0x2a, 0x04, '/', 'o', 'u', 't',			/* stdout */
+	0x32, 0x04, '/', 'e', 'r', 'r',			/* stderr */
+	0x3a, 0x0e,					/* spec: Any */
+	0x0a, 0x03, 't', '/', 'P',			/*   type_url */
+	0x12, 0x07, '{', '"', 'a', '"', ':', '1', '}',	/*   value */
+	0x98, 0x06, 0x01,				/* field 99, unknown */
+};
+
+static void
+taskexec(void)
+{
+	static const uint8_t merged[] = {
+		0x3a, 0x06, 0x0a, 0x01, 'a', 0x12, 0x01, '1',	/* spec {url a, value 1} */
+		0x3a, 0x04, 0x12, 0x02, '2', '2',		/* spec {value 22} */
+		0x0a, 0x01, 'x', 0x0a, 0x01, 'y',		/* id twice */
+	};
+	static const struct {
+		const char *why;
+		uint8_t b[8];
+		size_t n;
+	} bad[] = {
+		{ "id as varint", { 0x08, 0x01 }, 2 },
+		{ "exec_id as fixed32", { 0x15, 1, 2, 3, 4 }, 5 },
+		{ "terminal as bytes", { 0x1a, 0x00 }, 2 },
+		{ "stdin as varint", { 0x20, 0x01 }, 2 },
+		{ "spec as varint", { 0x38, 0x01 }, 2 },
+		{ "spec's type_url as varint", { 0x3a, 0x02, 0x08, 0x01 }, 4 },
+		{ "spec's value as varint", { 0x3a, 0x02, 0x10, 0x01 }, 4 },
+		{ "spec's value past the spec", { 0x3a, 0x03, 0x12, 0x05, 'a', 'b', 'c' }, 7 },
+		{ "NUL in id", { 0x0a, 0x02, 'c', 0x00 }, 4 },
+		{ "a group", { 0x0b, 0x0c }, 2 },
+	};
+	TaskOp op;
+	size_t i;
+
+	CHECK(pr_taskexec(execreq, sizeof(execreq), &op) == 0);
+	CHECK(!strcmp(op.id, "c1") && !strcmp(op.execid, "e1") && op.terminal);
+	CHECK(op.fin && !strcmp(op.fin, "/in"));
+	CHECK(op.fout && !strcmp(op.fout, "/out"));
+	CHECK(op.ferr && !strcmp(op.ferr, "/err"));
+	CHECK(op.anyurl && !strcmp(op.anyurl, "t/P"));
+	CHECK(op.json && op.jsonlen == 7 && !strcmp(op.json, "{\"a\":1}"));
+	CHECK(!op.nanno && !op.width && !op.height);
+	taskop_free(&op);
+	CHECK(!op.id && !op.json);
+	prefixes(pr_taskexec, execreq, sizeof(execreq));
+
+	/* empty: id and exec_id are "", the rest absent */
+	CHECK(pr_taskexec(NULL, 0, &op) == 0);
+	CHECK(op.id && !op.id[0] && op.execid && !op.execid[0]);
+	CHECK(!op.terminal && !op.fin && !op.fout && !op.ferr && !op.json && !op.anyurl);
+	taskop_free(&op);
+
+	/* a message field twice merges; a string twice: the last */
+	CHECK(pr_taskexec(merged, sizeof(merged), &op) == 0);
+	CHECK(op.anyurl && !strcmp(op.anyurl, "a"));
+	CHECK(op.json && op.jsonlen == 2 && !strcmp(op.json, "22"));
+	CHECK(!strcmp(op.id, "y"));
+	taskop_free(&op);
+
+	for (i = 0; i < LEN(bad); i++) {
+		int st = pr_taskexec(bad[i].b, bad[i].n, &op);
+
+		if (st != -1)
+			printf("  accepted: %s\n", bad[i].why);
+		CHECK(st == -1);
+	}
+	CHECK(!strcmp(TASK_URL_PROCESS,
+	    "types.containerd.io/opencontainers/runtime-spec/1/Process"));
+}
+
+static void
+taskresize(void)
+{
+	static const uint8_t req[] = {
+		0x0a, 0x02, 'c', '1',		/* id */
+		0x12, 0x02, 'e', '1',		/* exec_id */
+		0x18, 0x84, 0x01,		/* width 132 */
+		0x20, 0x2b,			/* height 43 */
+	};
+	static const uint8_t big[] = { 0x18, 0x80, 0x80, 0x80, 0x80, 0x10 };	/* 1 << 32 */
+	static const uint8_t asbytes[] = { 0x22, 0x01, 0x2b };
+	TaskOp op;
+
+	CHECK(pr_taskresize(req, sizeof(req), &op) == 0);
+	CHECK(!strcmp(op.id, "c1") && !strcmp(op.execid, "e1"));
+	CHECK(op.width == 132 && op.height == 43);
+	taskop_free(&op);
+	prefixes(pr_taskresize, req, sizeof(req));
+	CHECK(pr_taskresize(big, sizeof(big), &op) == -1);
+	CHECK(pr_taskresize(asbytes, sizeof(asbytes), &op) == -1);
+	/* terminal's field number means width here */
+	CHECK(pr_taskresize(execreq, 10, &op) == 0 && op.width == 1);
+	taskop_free(&op);
+	/* and Exec's stdin (4, bytes) is a bad height */
+	CHECK(pr_taskresize(execreq, 15, &op) == -1);
+}
+
+static void
+taskupdate(void)
+{
+	static const uint8_t req[] = {
+		0x0a, 0x02, 'c', '1',					/* id */
+		0x12, 0x12,						/* resources: Any */
+		0x0a, 0x03, 't', '/', 'R',				/*   type_url */
+		0x12, 0x0b, '{', '"', 'p', 'i', 'd', 's', '"', ':', '{', '}', '}',
+		0x1a, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 'v',		/* annotations k=v */
+		0x1a, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 'w',		/* k=w */
+		0x1a, 0x03, 0x0a, 0x01, 'j',				/* j="" */
+	};
+	static const uint8_t badanno[] = { 0x1a, 0x02, 0x08, 0x01 };	/* key as varint */
+	static const uint8_t annovarint[] = { 0x18, 0x01 };
+	TaskOp op;
+	Pb pb = { 0 };
+	char k[16];
+	size_t i;
+
+	CHECK(pr_taskupdate(req, sizeof(req), &op) == 0);
+	CHECK(!strcmp(op.id, "c1") && !op.execid[0]);
+	CHECK(op.anyurl && !strcmp(op.anyurl, "t/R"));
+	CHECK(op.json && op.jsonlen == 11 && !strcmp(op.json, "{\"pids\":{}}"));
+	CHECK(op.nanno == 2);
+	if (op.nanno == 2) {
+		CHECK(!strcmp(op.annokeys[0], "k") && !strcmp(op.annovals[0], "w"));
+		CHECK(!strcmp(op.annokeys[1], "j") && !strcmp(op.annovals[1], ""));
+	}
+	taskop_free(&op);
+	prefixes(pr_taskupdate, req, sizeof(req));
+	CHECK(pr_taskupdate(badanno, sizeof(badanno), &op) == -1);
+	CHECK(pr_taskupdate(annovarint, sizeof(annovarint), &op) == -1);
+
+	/* TASK_MAXANNO keys fit, one more does not; repeats do not count */
+	for (i = 0; i < TASK_MAXANNO; i++) {
+		snprintf(k, sizeof(k), "k%zu", i);
+		pb_map_str(&pb, 3, k, "v");
+	}
+	pb_map_str(&pb, 3, "k0", "again");
+	CHECK(pr_taskupdate(pb.b, pb.n, &op) == 0 && op.nanno == TASK_MAXANNO);
+	taskop_free(&op);
+	pb_map_str(&pb, 3, "one more", "v");
+	CHECK(pr_taskupdate(pb.b, pb.n, &op) == -1);
+	pb_free(&pb);
+	CHECK(!strcmp(TASK_URL_RESOURCES,
+	    "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"));
+}
+
+static void
+taskid(void)
+{
+	/* PidsRequest, StatsRequest, PauseRequest, ResumeRequest: id only;
+	 * other fields, whatever their type, are unknown */
+	static const uint8_t req[] = {
+		0x0a, 0x02, 'c', '1', 0x12, 0x02, 'x', 'x', 0x10, 0x05, 0x18, 0x01,
+	};
+	static const uint8_t bad[] = { 0x0a, 0x05, 'c' };
+	TaskOp op;
+
+	CHECK(pr_taskid(req, sizeof(req), &op) == 0);
+	CHECK(!strcmp(op.id, "c1") && !op.execid[0] && !op.terminal && !op.width);
+	taskop_free(&op);
+	prefixes(pr_taskid, req, sizeof(req));
+	CHECK(pr_taskid(bad, sizeof(bad), &op) == -1);
+	/* CloseIORequest {id, exec_id, stdin} was already read by pr_taskreq */
+	{
+		static const uint8_t closeio[] = {
+			0x0a, 0x02, 'c', '1', 0x12, 0x02, 'e', '1', 0x18, 0x01,
+		};
+		TaskReq r;
+
+		CHECK(pr_taskreq(closeio, sizeof(closeio), TREQ_CLOSEIO, &r) == 0);
+		CHECK(!strcmp(r.id, "c1") && r.execid && !strcmp(r.execid, "e1") &&
+		    r.closestdin);
+		taskreq_free(&r);
+	}
+}
+
+static int
+eqmem(const Pb *pb, const void *want, size_t n)
+{
+	return pb->n == n && !memcmp(pb->b, want, n);
+}
+
+static void
+anypids(void)
+{
+	static const char pids[] =
+	    "\x0a\x02\x08\x01"				/* ProcessInfo {pid 1} */
+	    "\x0a\x2e\x08\xac\x02"			/* ProcessInfo {pid 300, */
+	    "\x12\x29\x0a\x21"				/*   info: Any {type_url */
+	    "containerd.runc.v1.ProcessDetails"
+	    "\x12\x04\x0a\x02" "e1"			/*   value {exec_id e1}}} */
+	    "\x0a\x00";					/* ProcessInfo {pid 0} */
+	const TaskPid p[] = { { 1, NULL }, { 300, "e1" }, { 0, "" } };
+	Pb pb = { 0 };
+
+	pb_any(&pb, 1, "t", "v", 1);
+	CHECK(eqmem(&pb, "\x0a\x06\x0a\x01t\x12\x01v", 8));
+	pb_free(&pb);
+	pb_any(&pb, 1, "t", NULL, 0);
+	CHECK(eqmem(&pb, "\x0a\x03\x0a\x01t", 5));
+	pb_free(&pb);
+	pb_pidsresp(&pb, p, LEN(p));
+	CHECK(eqmem(&pb, pids, sizeof(pids) - 1));
+	pb_free(&pb);
+	pb_pidsresp(&pb, p, 0);
+	CHECK(pb.n == 0);
+	pb_free(&pb);
+}
+
+/* the BYTES field of number field inside p, n */
+static int
+subfield(const uint8_t *p, size_t n, uint32_t field, Pf *out)
+{
+	Pr r;
+
+	pr_init(&r, p, n);
+	while (pr_next(&r, out) > 0)
+		if (out->field == field)
+			return out->wt == PB_BYTES ? 0 : -1;
+	return -1;
+}
+
+static void
+metrics(void)
+{
+	static const uint8_t v2[] = {
+		0x0a, 0x0d,					/* pids */
+		0x08, 0x03,					/*   current 3 */
+		0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,	/* limit max */
+		0x12, 0x06, 0x08, 0x05, 0x10, 0x03, 0x18, 0x02,	/* cpu: usage, user, system usec */
+		0x22, 0x14,					/* memory */
+		0x08, 0x01,					/*   anon 1 */
+		0x68, 0x02,					/*   inactive_file 2 */
+		0x80, 0x02, 0x80, 0x20,				/*   usage 4096 */
+		0x88, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,	/* usage_limit max */
+		0x32, 0x0a, 0x0a, 0x08,				/* io: usage: IOEntry */
+		0x08, 0xfe, 0x01, 0x18, 0x80, 0x04, 0x28, 0x01,	/*   major 254, rbytes 512, rios 1 */
+		0x42, 0x02, 0x28, 0x01,				/* memory_events: oom_kill 1 */
+	};
+#define NOLIM 0x80, 0xe0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f	/* 0x7ffffffffffff000 */
+	static const uint8_t v1[] = {
+		0x12, 0x00,					/* pids: 0, limit none */
+		0x1a, 0x07,					/* cpu */
+		0x0a, 0x03, 0x08, 0xd0, 0x0f,			/*   usage: total 2000 ns */
+		0x12, 0x00,					/*   throttling */
+		0x22, 0x48,					/* memory */
+		0x10, 0x07,					/*   rss 7 */
+		0x80, 0x01, NOLIM,				/*   hierarchical_memory_limit */
+		0x98, 0x01, 0x07,				/*   total_rss 7 */
+		0x8a, 0x02, 0x0c, 0x08, NOLIM, 0x10, 0x01,	/*   usage {limit, usage 1} */
+		0x92, 0x02, 0x0c, 0x08, NOLIM, 0x10, 0x01,	/*   swap {limit, usage 1} */
+		0x9a, 0x02, 0x0a, 0x08, NOLIM,			/*   kernel {limit} */
+		0xa2, 0x02, 0x0a, 0x08, NOLIM,			/*   kernel_tcp {limit} */
+		0x2a, 0x2e,					/* blkio */
+		0x0a, 0x0a, 0x0a, 0x04, 'R', 'e', 'a', 'd', 0x18, 0x08, 0x28, 0x01,	/* bytes: Read 8:0 1 */
+		0x0a, 0x09, 0x0a, 0x05, 'W', 'r', 'i', 't', 'e', 0x18, 0x08,		/* Write 8:0 0 */
+		0x12, 0x0a, 0x0a, 0x04, 'R', 'e', 'a', 'd', 0x18, 0x08, 0x28, 0x01,	/* serviced */
+		0x12, 0x09, 0x0a, 0x05, 'W', 'r', 'i', 't', 'e', 0x18, 0x08,
+		0x4a, 0x00,					/* memory_oom_control */
+	};
+#undef NOLIM
+	static const char url2[] = "io.containerd.cgroups.v2.Metrics";
+	AgentStats s = { 0 };
+	Pb pb = { 0 };
+	Pf f, g;
+
+	s.pids = 3;
+	s.cpuusage = 5;
+	s.cpuuser = 3;
+	s.cpusystem = 2;
+	s.anon = 1;
+	s.inactivefile = 2;
+	s.memusage = 4096;
+	s.evoomkill = 1;
+	s.nio = 1;
+	s.io[0].major = 254;
+	s.io[0].rbytes = 512;
+	s.io[0].rios = 1;
+	pb_metrics2(&pb, &s);
+	CHECK(eqmem(&pb, v2, sizeof(v2)));
+	pb_free(&pb);
+
+	/* StatsResponse {stats: Any {type_url, value}} */
+	pb_statsresp(&pb, &s, 0);
+	CHECK(pb.n == 2 + 2 + 32 + 2 + sizeof(v2));
+	CHECK(pb.n > 38 && !memcmp(pb.b, "\x0a\x61\x0a\x20", 4) &&
+	    !memcmp(pb.b + 4, url2, 32) && pb.b[36] == 0x12 &&
+	    pb.b[37] == sizeof(v2) && !memcmp(pb.b + 38, v2, sizeof(v2)));
+	pb_free(&pb);
+
+	memset(&s, 0, sizeof(s));
+	s.cpuusage = 2;
+	s.anon = 7;
+	s.memusage = 1;
+	s.nio = 1;
+	s.io[0].major = 8;
+	s.io[0].rbytes = 1;
+	s.io[0].rios = 1;
+	pb_metrics1(&pb, &s);
+	CHECK(eqmem(&pb, v1, sizeof(v1)));
+	pb_free(&pb);
+	pb_statsresp(&pb, &s, 1);
+	CHECK(subfield(pb.b, pb.n, 1, &f) == 0 && subfield(f.b, f.n, 1, &g) == 0);
+	CHECK(g.n == strlen(METRICS_URL_V1) && !memcmp(g.b, "io.containerd.cgroups.v1.Metrics", g.n));
+	CHECK(subfield(f.b, f.n, 2, &g) == 0 && g.n == sizeof(v1) && !memcmp(g.b, v1, g.n));
+	pb_free(&pb);
+
+	/* usec to ns holds at the top; limits are passed on */
+	memset(&s, 0, sizeof(s));
+	s.cpuusage = UINT64_MAX / 1000 + 1;
+	s.memlimit = 1 << 20;
+	s.pidslimit = 64;
+	pb_metrics1(&pb, &s);
+	CHECK(subfield(pb.b, pb.n, 3, &f) == 0 && subfield(f.b, f.n, 1, &g) == 0);
+	CHECK(g.n == 11 && g.b[0] == 0x08 && g.b[10] == 0x01);
+	CHECK(subfield(pb.b, pb.n, 2, &f) == 0 && f.n == 2 && f.b[0] == 0x10 && f.b[1] == 64);
+	CHECK(subfield(pb.b, pb.n, 4, &f) == 0 && subfield(f.b, f.n, 33, &g) == 0);
+	CHECK(g.n == 4 && !memcmp(g.b, "\x08\x80\x80\x40", 4));
+	pb_free(&pb);
+	pb_metrics2(&pb, &s);
+	CHECK(subfield(pb.b, pb.n, 1, &f) == 0 && f.n == 2 && !memcmp(f.b, "\x10\x40", 2));
+	pb_free(&pb);
+	/* nio past AGENT_MAXIO is cut there */
+	s.nio = AGENT_MAXIO + 5;
+	pb_metrics2(&pb, &s);
+	CHECK(subfield(pb.b, pb.n, 6, &f) == 0 && f.n == 2 * AGENT_MAXIO);
+	pb_free(&pb);
+}
+
+static void
+taskevents(void)
+{
+	static const struct {
+		int kind;
+		const char *topic, *name;
+		TaskEvent e;
+		const char *want;
+		size_t n;
+	} t[] = {
+		{ TEV_EXECADDED, "/tasks/exec-added", "TaskExecAdded",
+		  { "c1", "e1", 42, 0, 0 }, "\x0a\x02" "c1" "\x12\x02" "e1", 8 },
+		{ TEV_EXECSTARTED, "/tasks/exec-started", "TaskExecStarted",
+		  { "c1", "e1", 42, 0, 0 }, "\x0a\x02" "c1" "\x12\x02" "e1" "\x18\x2a", 10 },
+		{ TEV_PAUSED, "/tasks/paused", "TaskPaused",
+		  { "c1", "e1", 42, 0, 0 }, "\x0a\x02" "c1", 4 },
+		{ TEV_RESUMED, "/tasks/resumed", "TaskResumed",
+		  { "c1", NULL, 0, 0, 0 }, "\x0a\x02" "c1", 4 },
+		{ TEV_OOM, "/tasks/oom", "TaskOOM",
+		  { "c1", NULL, 0, 0, 0 }, "\x0a\x02" "c1", 4 },
+		/* TaskExit's id: the container for its init, else the exec */
+		{ TEV_EXIT, "/tasks/exit", "TaskExit",
+		  { "c1", NULL, 42, 137, 3000000005ull },
+		  "\x0a\x02" "c1" "\x12\x02" "c1" "\x18\x2a\x20\x89\x01\x2a\x04\x08\x03\x10\x05", 19 },
+		{ TEV_EXIT, "/tasks/exit", "TaskExit",
+		  { "c1", "e1", 42, 137, 3000000005ull },
+		  "\x0a\x02" "c1" "\x12\x02" "e1" "\x18\x2a\x20\x89\x01\x2a\x04\x08\x03\x10\x05", 19 },
+		/* TaskDelete's id (5) only for an exec */
+		{ TEV_DELETE, "/tasks/delete", "TaskDelete",
+		  { "c1", "", 42, 137, 3000000005ull },
+		  "\x0a\x02" "c1" "\x10\x2a\x18\x89\x01\x22\x04\x08\x03\x10\x05", 15 },
+		{ TEV_DELETE, "/tasks/delete", "TaskDelete",
+		  { "c1", "e1", 42, 137, 3000000005ull },
+		  "\x0a\x02" "c1" "\x10\x2a\x18\x89\x01\x22\x04\x08\x03\x10\x05\x2a\x02" "e1", 19 },
+	};
+	Pb ev = { 0 }, pb = { 0 };
+	size_t i;
+	Pf f, g, h;
+
+	for (i = 0; i < LEN(t); i++) {
+		pb_taskevent(&ev, t[i].kind, &t[i].e);
+		if (!eqmem(&ev, t[i].want, t[i].n))
+			printf("  event %zu: wrong bytes\n", i);
+		CHECK(eqmem(&ev, t[i].want, t[i].n));
+		CHECK(taskev_topic(t[i].kind) && !strcmp(taskev_topic(t[i].kind), t[i].topic));
+		CHECK(taskev_name(t[i].kind) && !strcmp(taskev_name(t[i].kind), t[i].name));
+		pb_free(&ev);
+	}
+	CHECK(!taskev_topic(-1) && !taskev_name(99));
+
+	/* through pb_forward: Envelope {topic 3, event 4: Any {type_url 1, value 2}} */
+	pb_taskevent(&ev, TEV_EXECADDED, &t[0].e);
+	pb_forward(&pb, 1, "k8s.io", taskev_topic(TEV_EXECADDED),
+	    taskev_name(TEV_EXECADDED), &ev);
+	CHECK(subfield(pb.b, pb.n, 1, &f) == 0);
+	CHECK(subfield(f.b, f.n, 3, &g) == 0 && g.n == 17 && !memcmp(g.b, "/tasks/exec-added", 17));
+	CHECK(subfield(f.b, f.n, 4, &g) == 0 && subfield(g.b, g.n, 1, &h) == 0);
+	CHECK(h.n == 31 && !memcmp(h.b, "containerd.events.TaskExecAdded", 31));
+	CHECK(subfield(g.b, g.n, 2, &h) == 0 && h.n == 8 && !memcmp(h.b, t[0].want, 8));
+	pb_free(&pb);
+	pb_free(&ev);
+}
+
 int
 main(void)
 {
@@ -604,5 +1035,12 @@ main(void)
 	RUN(health);
 	RUN(gorequest);
 	RUN(agentapi);
+	RUN(taskexec);
+	RUN(taskresize);
+	RUN(taskupdate);
+	RUN(taskid);
+	RUN(anypids);
+	RUN(metrics);
+	RUN(taskevents);
 	return TDONE();
 }
