@@ -1,10 +1,12 @@
 /* See LICENSE file for copyright and license details. */
 /*
  * proto.c's decoders on bytes a peer chose: containerd's task requests
- * (every TREQ_* kind), the agent's requests and replies as the shim and
- * the agent read them from each other, the health reply, and the field
- * reader itself with pf_str and pf_map_str on every BYTES field. What
- * decodes is encoded again and must decode to the same values.
+ * (every TREQ_* kind, and the exec, pty, update and id-only ones), the
+ * agent's requests and replies as the shim and the agent read them from
+ * each other, the health reply, and the field reader itself with pf_str
+ * and pf_map_str on every BYTES field. What decodes is encoded again and
+ * must decode to the same values; a Stats reply is also written out as
+ * both cgroups Metrics versions.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,6 +125,51 @@ taskreq(const uint8_t *p, size_t n, int kind)
 	taskreq_free(&r);
 }
 
+/* exec, pty, update and id-only requests; what decodes is what handlers use */
+static void
+taskop(const uint8_t *p, size_t n, int (*dec)(const uint8_t *, size_t, TaskOp *))
+{
+	TaskOp r;
+	size_t i, j;
+
+	if (dec(p, n, &r) < 0)
+		return;
+	if (!r.id || !r.execid || r.nanno > TASK_MAXANNO ||
+	    (r.json && r.json[r.jsonlen]) || (!r.json && r.jsonlen))
+		abort();
+	for (i = 0; i < r.nanno; i++) {
+		if (strlen(r.annokeys[i]) > n || strlen(r.annovals[i]) > n)
+			abort();
+		for (j = 0; j < i; j++)
+			if (!strcmp(r.annokeys[i], r.annokeys[j]))
+				abort();
+	}
+	taskop_free(&r);
+}
+
+/* a guest's Stats reply as the shim passes it on, both Metrics versions */
+static void
+stats(const uint8_t *p, size_t n)
+{
+	AgentResp a;
+	TaskPid pid[2];
+	Pb pb = {0};
+
+	if (pr_agentresp(p, n, &a) < 0)
+		return;
+	if (a.stats) {
+		pb_statsresp(&pb, a.stats, 0);
+		pb_statsresp(&pb, a.stats, 1);
+	}
+	pid[0].pid = a.pid;
+	pid[0].execid = a.id;
+	pid[1].pid = a.status;
+	pid[1].execid = NULL;
+	pb_pidsresp(&pb, pid, 2);
+	agentresp_free(&a);
+	pb_free(&pb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -135,5 +182,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	health(data, size);
 	for (kind = TREQ_PLAIN; kind <= TREQ_SHUTDOWN; kind++)
 		taskreq(data, size, kind);
+	taskop(data, size, pr_taskexec);
+	taskop(data, size, pr_taskresize);
+	taskop(data, size, pr_taskupdate);
+	taskop(data, size, pr_taskid);
+	stats(data, size);
 	return 0;
 }
