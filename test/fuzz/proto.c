@@ -81,7 +81,7 @@ agentresp(const uint8_t *p, size_t n)
 	    (a.npids && memcmp(a.pids, b.pids, a.npids * sizeof(*a.pids))) ||
 	    !a.stats != !b.stats ||
 	    (a.stats && memcmp(a.stats, b.stats, sizeof(*a.stats))) ||
-	    !a.id != !b.id || (a.id && strcmp(a.id, b.id)))
+	    strcmp(a.id ? a.id : "", b.id ? b.id : ""))
 		abort();
 	agentresp_free(&a);
 	agentresp_free(&b);
