@@ -4,9 +4,10 @@
 /* the virtual machine */
 static const unsigned vm_memmib = 128;		/* guest RAM in MiB (husk boot -m) */
 static const int vm_ncpus = 1;			/* vCPUs (husk boot -c) */
-static const unsigned vm_minmemmib = 32;		/* smallest -m accepted */
-static const unsigned vm_maxmemmib = 3 * 1024;	/* largest -m accepted (below the MMIO hole) */
-static const int vm_maxcpus = 32;		/* largest -c accepted */
+static const unsigned vm_minmemmib = 32;	/* smallest -m accepted (the largest:
+						 * VM_MAXMEMMIB, VM_MAXCPUS in husk.h) */
+static const unsigned vm_memheadroom = 64;	/* MiB a sandbox gets beyond its
+						 * container's memory limit */
 static const int vm_hugepages = 1;		/* guest RAM in transparent huge pages:
 						 * faster boots, coarser memory use */
 
@@ -28,6 +29,7 @@ static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
 static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */
 static const unsigned agent_retry_ms = 2;	/* between connection attempts */
 static const unsigned shutdown_timeout_ms = 10000; /* shutdown to power off */
+static const unsigned event_timeout_ms = 10000;	/* containerd taking an event */
 
 /* husk itself (besides a seccomp filter per thread) */
 static const unsigned long husk_nofile = 65536;	/* RLIMIT_NOFILE: virtio-fs gets all

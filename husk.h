@@ -568,6 +568,9 @@ int sc_process(int mounts, unsigned long nofile, int oomadj, char *err);
  * vmlinux, a serial port, and the virtio-mmio devices.
  */
 typedef struct Vm Vm;
+/* the machine's limits (vmm.c checks they fit its memory map) */
+#define VM_MAXMEMMIB	3072	/* guest RAM stays below the MMIO hole */
+#define VM_MAXCPUS	32	/* the MP table's room holds 37 */
 typedef struct {
 	uint64_t memmib;
 	int ncpus;

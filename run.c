@@ -36,13 +36,13 @@ vmsize(SandboxConfig *vm, int opt, const char *arg)
 
 	v = strtoul(arg, &end, 10);
 	if (opt == 'm') {
-		if (*end || v < vm_minmemmib || v > vm_maxmemmib)
+		if (*end || v < vm_minmemmib || v > VM_MAXMEMMIB)
 			die("-m %s: memory must be %u to %u MiB", arg,
-			    vm_minmemmib, vm_maxmemmib);
+			    vm_minmemmib, VM_MAXMEMMIB);
 		vm->memmib = v;
 	} else {
-		if (*end || !v || v > (unsigned long)vm_maxcpus)
-			die("-c %s: vCPUs must be 1 to %d", arg, vm_maxcpus);
+		if (*end || !v || v > VM_MAXCPUS)
+			die("-c %s: vCPUs must be 1 to %d", arg, VM_MAXCPUS);
 		vm->ncpus = v;
 	}
 }
@@ -181,8 +181,7 @@ runkill(Run *r, int sig)
 {
 	Pb pb = { 0 };
 
-	pb_str(&pb, 1, r->id);
-	pb_uint(&pb, 3, sig);
+	pb_killreq(&pb, r->id, NULL, sig, 0);
 	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, ignorereply, r) < 0)
 		warn("kill:");
 	pb_free(&pb);
@@ -207,8 +206,7 @@ static void
 rundone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 {
 	Run *r = arg;
-	Pr rd;
-	Pf f;
+	uint32_t status;
 
 	if (code != RPC_OK) {
 		warn("%s", msg ? msg : "failed");
@@ -225,10 +223,9 @@ rundone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 			runkill(r, r->pending);
 		break;
 	case 2:
-		pr_init(&rd, resp, n);
-		while (pr_next(&rd, &f) > 0)
-			if (f.field == 1 && f.wt == PB_VARINT)
-				r->status = f.u;
+		status = r->status;
+		pr_waitresp(resp, n, &status);
+		r->status = status;
 		runcall(r, "Delete");
 		break;
 	default: r->finished = 1; break;
@@ -239,14 +236,12 @@ static void
 runcall(Run *r, const char *method)
 {
 	Pb pb = { 0 };
-	int i;
 
-	pb_str(&pb, 1, r->id);
-	if (!strcmp(method, "Create")) {
-		pb_str(&pb, 2, r->bundle);
-		for (i = 0; i < 3; i++)
-			pb_str(&pb, 5 + i, r->fifo[i]);
-	}
+	if (!strcmp(method, "Create"))
+		pb_createreq(&pb, r->id, r->bundle, r->fifo[0], r->fifo[1],
+		    r->fifo[2]);
+	else
+		pb_idreq(&pb, r->id, NULL);
 	if (ttrpc_call(r->c, TASK_SERVICE, method, pb.b, pb.n, 0, rundone, r) < 0)
 		die("%s:", method);
 	pb_free(&pb);

@@ -338,8 +338,7 @@ cmddelete(const Shimargs *a)
 		free(s);
 	}
 	rmdir(SHARE_DIR);
-	pb_uint(&pb, 2, 128 + SIGKILL);
-	pb_time(&pb, 3, realns());
+	pb_deleteresp(&pb, 0, 128 + SIGKILL, realns());
 	fwrite(pb.b, 1, pb.n, stdout);
 	pb_free(&pb);
 	return 0;

@@ -177,7 +177,7 @@ publish(const char *topic, const char *name, Pb *ev)
 	}
 	pb_forward(&pb, realns(), S.ns, topic, name, ev);
 	if (ttrpc_call(S.events, EVENTS_SERVICE, "Forward", pb.b, pb.n,
-	    10000000000ull, evdone, (void *)topic) < 0)
+	    event_timeout_ms * 1000000ull, evdone, (void *)topic) < 0)
 		logmsg(LWARN, "event %s: cannot send", topic);
 	pb_free(&pb);
 	pb_free(ev);
@@ -229,8 +229,7 @@ waitreply(TtrpcCall *c, Task *t)
 {
 	Pb pb = { 0 };
 
-	pb_uint(&pb, 1, t->status);
-	pb_time(&pb, 2, t->exitedat);
+	pb_waitresp(&pb, t->status, t->exitedat);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 }
@@ -250,11 +249,7 @@ stopped(Task *t, uint32_t status)
 	t->status = status;
 	t->exitedat = realns();
 	trace("exited", t);
-	pb_str(&ev, 1, t->id);
-	pb_str(&ev, 2, t->id);
-	pb_uint(&ev, 3, t->pid);
-	pb_uint(&ev, 4, t->status);
-	pb_time(&ev, 5, t->exitedat);
+	pb_taskexit(&ev, t->id, t->id, t->pid, t->status, t->exitedat);
 	publish("/tasks/exit", "TaskExit", &ev);
 	for (i = 0; i < t->nwait; i++)
 		waitreply(t->waiters[i], t);
@@ -318,7 +313,6 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	char err[ERRLEN];
 	AgentResp ar;
 	Pb pb = { 0 }, ev = { 0 };
-	size_t io;
 
 	if (code == RPC_OK && pr_agentresp(resp, n, &ar) == 0) {
 		t->gpid = ar.pid;
@@ -340,17 +334,10 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	t->call = NULL;
 	t->state = T_CREATED;
 	trace("created in the guest", t);
-	pb_uint(&pb, 1, t->pid);
+	pb_createresp(&pb, t->pid);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_str(&ev, 1, t->id);
-	pb_str(&ev, 2, t->bundle);
-	io = pb_open(&ev, 4);
-	pb_str(&ev, 1, t->fin);
-	pb_str(&ev, 2, t->fout);
-	pb_str(&ev, 3, t->ferr);
-	pb_close(&ev, io);
-	pb_uint(&ev, 6, t->pid);
+	pb_taskcreate(&ev, t->id, t->bundle, t->fin, t->fout, t->ferr, 0, t->pid);
 	publish("/tasks/create", "TaskCreate", &ev);
 	if (agentcall(t, "Wait", 0, 0, agentwaitdone) < 0)
 		stopped(t, 128 + SIGKILL);
@@ -412,8 +399,8 @@ sandboxboot(uint64_t memlimit, char *err)
 {
 	SandboxConfig c = S.vm;
 
-	if (memlimit > 0 && memlimit / (1 << 20) + 64 > c.memmib)
-		c.memmib = MIN(memlimit / (1 << 20) + 64, vm_maxmemmib);
+	if (memlimit > 0 && memlimit / (1 << 20) + vm_memheadroom > c.memmib)
+		c.memmib = MIN(memlimit / (1 << 20) + vm_memheadroom, VM_MAXMEMMIB);
 	c.consolefd = loglevel >= LDEBUG ? 2 : -1;
 	return sandbox_boot(S.sb, &c, err);
 }
@@ -568,11 +555,10 @@ agentstartdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t
 	trace("started", t);
 	if (t->state == T_CREATED)
 		t->state = T_RUNNING;
-	pb_uint(&pb, 1, t->pid);
+	pb_startresp(&pb, t->pid);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_str(&ev, 1, t->id);
-	pb_uint(&ev, 2, t->pid);
+	pb_taskstart(&ev, t->id, t->pid);
 	publish("/tasks/start", "TaskStart", &ev);
 }
 
@@ -662,17 +648,12 @@ agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	if (code != RPC_OK)
 		logmsg(LINFO, "task %s: agent remove: %s", t->id, msg ? msg : "");
 	t->call = NULL;
-	pb_uint(&pb, 1, t->pid);
-	pb_uint(&pb, 2, t->status);
-	pb_time(&pb, 3, t->exitedat);
+	pb_deleteresp(&pb, t->pid, t->status, t->exitedat);
 	trace("removed", t);
 	if (c)
 		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_str(&ev, 1, t->id);
-	pb_uint(&ev, 2, t->pid);
-	pb_uint(&ev, 3, t->status);
-	pb_time(&ev, 4, t->exitedat);
+	pb_taskdelete(&ev, t->id, t->pid, t->status, t->exitedat);
 	publish("/tasks/delete", "TaskDelete", &ev);
 	taskfree(t);
 }
@@ -714,23 +695,27 @@ tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 static void
 tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 {
-	static const int status[] = { 1, 1, 2, 3 };	/* containerd.v1.types.Status */
+	static const uint32_t status[] = { TSTATUS_CREATED, TSTATUS_CREATED,
+	    TSTATUS_RUNNING, TSTATUS_STOPPED };	/* by T_* */
+	TaskState st;
 	TaskReq r;
 	Task *t;
 	Pb pb = { 0 };
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	pb_str(&pb, 1, t->id);
-	pb_str(&pb, 2, t->bundle);
-	pb_uint(&pb, 3, t->pid);
-	pb_uint(&pb, 4, status[t->state]);
-	pb_str(&pb, 5, t->fin);
-	pb_str(&pb, 6, t->fout);
-	pb_str(&pb, 7, t->ferr);
-	pb_uint(&pb, 9, t->status);
+	memset(&st, 0, sizeof(st));
+	st.id = t->id;
+	st.bundle = t->bundle;
+	st.pid = t->pid;
+	st.status = status[t->state];
+	st.fin = t->fin;
+	st.fout = t->fout;
+	st.ferr = t->ferr;
+	st.exitstatus = t->status;
 	if (t->state == T_STOPPED)
-		pb_time(&pb, 10, t->exitedat);
+		st.exitedat = t->exitedat;
+	pb_stateresp(&pb, &st);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 	taskreq_free(&r);
@@ -742,15 +727,11 @@ tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 	TaskReq r;
 	Task *t;
 	Pb pb = { 0 };
-	size_t m;
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	if (t->pid && t->state != T_STOPPED) {
-		m = pb_open(&pb, 1);
-		pb_uint(&pb, 1, t->pid);
-		pb_close(&pb, m);
-	}
+	if (t->pid && t->state != T_STOPPED)
+		pb_pidsresp(&pb, &t->pid, 1);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 	taskreq_free(&r);
@@ -780,9 +761,7 @@ tconnect(TtrpcCall *c, const uint8_t *req, size_t n)
 		return;
 	}
 	t = findtask(r.id);
-	pb_uint(&pb, 1, getpid());
-	pb_uint(&pb, 2, t ? t->pid : 0);
-	pb_str(&pb, 3, "husk " VERSION);
+	pb_connectresp(&pb, getpid(), t ? t->pid : 0, "husk " VERSION);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 	taskreq_free(&r);
