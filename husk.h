@@ -633,6 +633,7 @@ void sandbox_onup(Sandbox *sb, void (*fn)(void *arg), void *arg);
 void sandbox_ondown(Sandbox *sb, void (*fn)(void *arg, int vmstate,
     const char *why), void *arg);
 int sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err);	/* once */
+int sandbox_attach(Sandbox *sb, int fd);	/* instead of a boot: an agent on fd (tests) */
 int sandbox_state(Sandbox *sb);		/* SB_* */
 Ttrpc *sandbox_agent(Sandbox *sb);	/* NULL unless the agent answers */
 int sandbox_tries(Sandbox *sb);		/* connection attempts to the agent */

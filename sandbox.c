@@ -369,6 +369,24 @@ fail:
 	return -1;
 }
 
+/*
+ * No VM: the agent is whatever serves fd (a unit test's fake agent on a
+ * socketpair). The sandbox is up at once; it has no ports and no share
+ * server, and no agent once fd closes.
+ */
+int
+sandbox_attach(Sandbox *sb, int fd)
+{
+	if (sb->state != SB_NONE || !(sb->link.t = ttrpc_new(fd, NULL, 0,
+	    &sb->link)))
+		return -1;
+	sb->link.sb = sb;
+	sb->agent = 1;
+	ttrpc_onclose(sb->link.t, linkclosed);
+	sb->state = SB_UP;
+	return 0;
+}
+
 int
 sandbox_state(Sandbox *sb)
 {
