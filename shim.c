@@ -347,15 +347,22 @@ cmddelete(const Shimargs *a)
 static int
 shimmain(int argc, char *argv[])
 {
+	static const struct {
+		const char *name;
+		int (*fn)(const Shimargs *a);
+	} actions[] = {
+		{ "start",  cmdstart },	/* forks the serving shim */
+		{ "delete", cmddelete },
+	};
 	Shimargs a;
+	size_t i;
 
 	shimargs(argc, argv, &a);
 	if (a.bundle && a.bundle[0] && chdir(a.bundle) < 0)
 		die("bundle %s:", a.bundle);
-	if (!strcmp(a.action, "start"))
-		return cmdstart(&a);
-	if (!strcmp(a.action, "delete"))
-		return cmddelete(&a);
+	for (i = 0; i < LEN(actions); i++)
+		if (!strcmp(a.action, actions[i].name))
+			return actions[i].fn(&a);
 	die("unknown action '%s': start or delete", a.action);
 	return 1;
 }
