@@ -4,14 +4,14 @@
 
 include config.mk
 
-LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o seccomp.o
-OBJ = shim.o $(LIB) agent/blob.o
+LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o
+OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o seccomp.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
-	test/vsock_test test/rootfs_test test/share_test test/util_test \
+	test/vsock_test test/virtiofs_test test/share_test test/util_test \
 	test/seccomp_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
-	test/virtio_test-san test/vsock_test-san test/rootfs_test-san \
+	test/virtio_test-san test/vsock_test-san test/virtiofs_test-san \
 	test/share_test-san test/util_test-san test/seccomp_test-san
 
 all: husk
@@ -48,7 +48,7 @@ husk: $(OBJ)
 
 test/proto_test: test/proto_test.c
 test/json_test: test/json_test.c
-test/rootfs_test: test/rootfs_test.c test/guest.h
+test/virtiofs_test: test/virtiofs_test.c test/guest.h
 test/ttrpc_test: test/ttrpc_test.c
 test/virtio_test: test/virtio_test.c test/guest.h
 test/vsock_test: test/vsock_test.c test/guest.h
@@ -60,7 +60,7 @@ $(TESTS): $(LIB) test/t.h
 
 test/proto_test-san: test/proto_test.c
 test/json_test-san: test/json_test.c
-test/rootfs_test-san: test/rootfs_test.c test/guest.h
+test/virtiofs_test-san: test/virtiofs_test.c test/guest.h
 test/ttrpc_test-san: test/ttrpc_test.c
 test/virtio_test-san: test/virtio_test.c test/guest.h
 test/vsock_test-san: test/vsock_test.c test/guest.h

@@ -4,14 +4,16 @@
 /* the virtual machine */
 static const unsigned vm_memmib = 128;		/* guest RAM in MiB (husk boot -m) */
 static const int vm_ncpus = 1;			/* vCPUs (husk boot -c) */
-static const unsigned vm_maxmemmib = 3 * 1024;	/* largest -m accepted (below the MMIO hole) */
-static const int vm_maxcpus = 32;		/* largest -c accepted */
+static const unsigned vm_minmemmib = 32;	/* smallest -m accepted (the largest:
+						 * VM_MAXMEMMIB, VM_MAXCPUS in husk.h) */
+static const unsigned vm_memheadroom = 64;	/* MiB a sandbox gets beyond its
+						 * container's memory limit */
 static const int vm_hugepages = 1;		/* guest RAM in transparent huge pages:
 						 * faster boots, coarser memory use */
 
 /* the guest kernel: an uncompressed vmlinux built by kernel/build */
-static const char *vm_kernel = "/var/cache/husk/vmlinux";
-static const char *vm_cmdline =
+static const char *const vm_kernel = "/var/cache/husk/vmlinux";
+static const char *const vm_cmdline =
 	"console=ttyS0 reboot=t panic=-1 quiet nomodule i8042.noaux "
 	"i8042.nomux i8042.dumbkbd tsc=reliable no_timer_check "
 	"rdinit=/init";
@@ -25,11 +27,13 @@ static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
 
 /* timeouts, in milliseconds */
 static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */
+static const unsigned agent_retry_ms = 2;	/* between connection attempts */
 static const unsigned shutdown_timeout_ms = 10000; /* shutdown to power off */
+static const unsigned event_timeout_ms = 10000;	/* containerd taking an event */
 
 /* husk itself (besides a seccomp filter per thread) */
 static const unsigned long husk_nofile = 65536;	/* RLIMIT_NOFILE: virtio-fs gets all
-						 * but 1024 of it (rootfs.c) */
+						 * but 1024 of it (virtiofs.c) */
 static const int husk_oomadj = 500;		/* oom_score_adj: a runaway sandbox
 						 * dies before host services */
 

@@ -3,6 +3,7 @@
  * Shared declarations. Each section belongs to one .c file; read the
  * file's top comment for how its part works.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -319,6 +320,35 @@ typedef struct {
 } TaskReq;
 int pr_taskreq(const uint8_t *p, size_t n, int kind, TaskReq *r);
 void taskreq_free(TaskReq *r);
+/* containerd.task.v2 replies and events (and husk run's requests) */
+enum { TSTATUS_UNKNOWN, TSTATUS_CREATED, TSTATUS_RUNNING, TSTATUS_STOPPED,
+	TSTATUS_PAUSED, TSTATUS_PAUSING };	/* containerd.v1.types.Status */
+typedef struct {
+	const char *id, *execid, *bundle, *fin, *fout, *ferr;
+	uint32_t pid, status;		/* status: TSTATUS_* */
+	int terminal;
+	uint32_t exitstatus;
+	uint64_t exitedat;		/* ns since the epoch, 0: not exited */
+} TaskState;
+void pb_createresp(Pb *pb, uint32_t pid);
+void pb_startresp(Pb *pb, uint32_t pid);
+void pb_waitresp(Pb *pb, uint32_t status, uint64_t exitedat);
+int pr_waitresp(const uint8_t *p, size_t n, uint32_t *status);
+void pb_deleteresp(Pb *pb, uint32_t pid, uint32_t status, uint64_t exitedat);
+void pb_stateresp(Pb *pb, const TaskState *s);
+void pb_pidsresp(Pb *pb, const uint32_t *pids, size_t n);
+void pb_connectresp(Pb *pb, uint32_t shimpid, uint32_t taskpid, const char *version);
+void pb_taskcreate(Pb *pb, const char *id, const char *bundle, const char *fin,
+    const char *fout, const char *ferr, int terminal, uint32_t pid);
+void pb_taskstart(Pb *pb, const char *id, uint32_t pid);
+void pb_taskexit(Pb *pb, const char *ctrid, const char *id, uint32_t pid,
+    uint32_t status, uint64_t exitedat);
+void pb_taskdelete(Pb *pb, const char *id, uint32_t pid, uint32_t status,
+    uint64_t exitedat);
+void pb_createreq(Pb *pb, const char *id, const char *bundle, const char *fin,
+    const char *fout, const char *ferr);
+void pb_idreq(Pb *pb, const char *id, const char *execid);
+void pb_killreq(Pb *pb, const char *id, const char *execid, uint32_t signal, int all);
 void pb_time(Pb *pb, uint32_t field, uint64_t ns);	/* Timestamp, ns since the epoch */
 void pb_forward(Pb *pb, uint64_t ns, const char *namespace, const char *topic,
     const char *name, const Pb *event);
@@ -479,7 +509,7 @@ size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_
 size_t iov_copyto(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
 
 /*
- * rootfs.c: virtio-fs served in-process, a FUSE server over the device's
+ * virtiofs.c: virtio-fs served in-process, a FUSE server over the device's
  * virtqueues. Every request is confined to the shared directory dir.
  * vfs_hostentry marks the top-level entry name of dir (a host bind mount,
  * <id>.m<i>) as reachable by host users: below it the guest's owners,
@@ -495,10 +525,46 @@ VirtioDev *vfs_dev(Vfs *f);
 int vfs_hostentry(Vfs *f, const char *name);
 void vfs_seal(Vfs *f);
 void vfs_free(Vfs *f);
-/* the share on the host: a tmpfs capped in bytes and inodes, its mounts */
+
+/*
+ * rootfs.c: a container's root on its way to the guest. The share on the
+ * host: a tmpfs capped in bytes and inodes, its mounts.
+ */
 int share_mount(const char *dir, size_t maxbytes, unsigned maxinodes, char *err);
 int share_readonly(const char *path, char *err);	/* recursively */
 int share_umount(const char *path);	/* husk's own mount only: no symlink followed; then removed */
+/*
+ * The share as a sandbox keeps it (its directory, the server, the host
+ * entries to mark), and a container's root on its way there: containerd's
+ * rootfs mount at <bundle>/rootfs, the root as entry <id>, each host bind
+ * mount as SHARE_BINDFMT (the shim/agent contract below).
+ */
+enum { SHARE_REC = 1, SHARE_RDONLY = 2, SHARE_HOST = 4, SHARE_FILE = 8 };
+typedef struct {
+	char dir[PATH_MAX];		/* "" until share_open */
+	Vfs *fs;			/* NULL until share_serve */
+	char **host;			/* entries that are host bind mounts */
+	size_t nhost;
+} Share;
+int share_open(Share *sh, const char *dir, size_t maxbytes, unsigned maxinodes,
+    char *err);
+void share_serve(Share *sh, Vfs *fs);	/* seals fs and marks the host entries */
+int share_add(Share *sh, const char *name, const char *src, int flags,
+    const char *what, char *err);	/* SHARE_*; what names it in err */
+void share_remove(Share *sh, const char *name);
+void share_close(Share *sh);		/* unmounts the share */
+typedef struct {
+	char mnt[PATH_MAX];		/* <bundle>/rootfs if husk mounted it */
+	char name[NAME_MAX + 1];	/* the root's entry in the share, "" none */
+	size_t nbinds;			/* the spec's mounts */
+	char *bound;			/* [nbinds]: 1 where husk shared <name>.m<i> */
+} Rootfs;
+int rootfs_mount(Rootfs *r, const char *bundle, const TaskMount *m, size_t n,
+    char *err);
+int rootfs_share(Rootfs *r, Share *sh, const char *id, const char *bundle,
+    const OciSpec *s, char *err);
+void rootfs_unshare(Rootfs *r, Share *sh);
+void rootfs_umount(Rootfs *r);
 
 /*
  * vsock.c: a virtio-vsock device whose host side lives in this process.
@@ -565,6 +631,9 @@ int sc_process(int mounts, unsigned long nofile, int oomadj, char *err);
  * vmlinux, a serial port, and the virtio-mmio devices.
  */
 typedef struct Vm Vm;
+/* the machine's limits (vmm.c checks they fit its memory map) */
+#define VM_MAXMEMMIB	3072	/* guest RAM stays below the MMIO hole */
+#define VM_MAXCPUS	32	/* the MP table's room holds 37 */
 typedef struct {
 	uint64_t memmib;
 	int ncpus;
@@ -585,3 +654,85 @@ int vmm_exitfd(Vm *vm);		/* eventfd, readable once the VM stopped */
 int vmm_state(Vm *vm, char *why, size_t n);	/* VM_*; why the VM stopped */
 const char *vmm_console(Vm *vm);	/* the last 4 KiB of serial output, escaped; valid until the next call */
 void vmm_free(Vm *vm);		/* stops vCPUs, frees all */
+
+/*
+ * The contract between the shim and the agent, beside AGENT_PORT: the
+ * share's virtio-fs tag, where the shim makes it and where the guest
+ * mounts it, and the names of its entries. Stdio ports are above
+ * AGENT_PORT, chosen by the shim (sandbox.c).
+ */
+#define SHARE_TAG	"husk"		/* the share's virtio-fs tag */
+#define SHARE_DIR	"husk-shared"	/* the share on the host, in the first bundle */
+#define GUEST_RUNDIR	"/run/husk"	/* the agent's own directory in the guest */
+#define SHARE_GUESTDIR	GUEST_RUNDIR "/fs"	/* the share in the guest; <id> is a root */
+#define SHARE_BINDFMT	"%s.m%zu"	/* a host bind mount: <root>.m<index in the spec's mounts> */
+
+/*
+ * sandbox.c: the pod's VM. One Sandbox holds the VM, its vsock and
+ * virtio-fs devices, the share and the link to the agent. sandbox_boot
+ * starts it all; up is called once the agent answers (sandbox_agent not
+ * NULL) or cannot be reached (NULL); down once the VM stopped (vmstate
+ * VM_POWEROFF, VM_CRASH, ...) or the boot timer ran out (VM_RUNNING),
+ * with why; after down nothing reaches the guest. husk boot -n sets no
+ * agent: the sandbox is up at once and the boot timer waits for the VM
+ * to stop. Containers reach the guest through the share (their root and
+ * binds) and through stdio ports, each backed by a host fd.
+ */
+enum { SB_NONE, SB_BOOTING, SB_UP, SB_DOWN };
+typedef struct Sandbox Sandbox;
+typedef struct {
+	const char *kernel;		/* vmlinux */
+	const char *cmdline;		/* NULL: config.h's */
+	const void *initrd;		/* NULL: the agent's own initramfs */
+	size_t initrdlen;
+	unsigned memmib, ncpus;
+	int consolefd;			/* the serial port's output, -1 none */
+	int agent;			/* link to the agent (1) or not */
+	unsigned timeoutms;		/* boot to agent answering (or VM stop) */
+} SandboxConfig;
+Sandbox *sandbox_new(void);
+void sandbox_defaults(SandboxConfig *c);	/* config.h's */
+void sandbox_onup(Sandbox *sb, void (*fn)(void *arg), void *arg);
+void sandbox_ondown(Sandbox *sb, void (*fn)(void *arg, int vmstate,
+    const char *why), void *arg);
+int sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err);	/* once */
+int sandbox_attach(Sandbox *sb, int fd);	/* instead of a boot: an agent on fd (tests) */
+int sandbox_state(Sandbox *sb);		/* SB_* */
+Ttrpc *sandbox_agent(Sandbox *sb);	/* NULL unless the agent answers */
+int sandbox_tries(Sandbox *sb);		/* connection attempts to the agent */
+/* an agent call (r NULL: an empty request); -1 when there is no agent */
+int sandbox_call(Sandbox *sb, const char *method, const AgentReq *r,
+    unsigned timeoutms, TtrpcDone done, void *arg);
+const char *sandbox_console(Sandbox *sb);	/* the serial output's tail, escaped */
+/* the next guest connection to *port is backed by fd (stdin if toguest) */
+int sandbox_port(Sandbox *sb, int fd, int toguest, uint32_t *port);
+void sandbox_unport(Sandbox *sb, uint32_t port);	/* the stream's fd if unused */
+/* stream 0-2 from the file path (containerd's FIFO); *port 0 when path is "" */
+int sandbox_stdio(Sandbox *sb, int stream, const char *path, uint32_t *port,
+    char *err);
+/* a container's root and binds into the share (made in bundle on the first) */
+int sandbox_share_add(Sandbox *sb, Rootfs *r, const char *id,
+    const char *bundle, const OciSpec *s, char *err);
+void sandbox_share_remove(Sandbox *sb, Rootfs *r);
+void sandbox_free(Sandbox *sb);		/* stops the VM, unmounts the share */
+
+/*
+ * task.c: the containerd.task.v2.Task service over one sandbox, booted
+ * by the first Create with vm (kernel, size). Events go to containerd at
+ * ttrpcaddr (NULL: none).
+ */
+#define TASK_SERVICE	"containerd.task.v2.Task"
+extern const TtrpcMethod task_methods[];
+extern const size_t task_nmethods;
+void task_init(Sandbox *sb, const SandboxConfig *vm, const char *ns,
+    const char *ttrpcaddr);
+int task_done(void);		/* Shutdown came with no task left */
+char *task_readfile(const char *dir, const char *name, size_t max, size_t *len,
+    char *err);		/* whole, NUL-terminated */
+
+/* run.c: husk run and husk boot */
+int cmd_run(int argc, char *argv[]);
+int cmd_boot(int argc, char *argv[]);
+
+/* shim.c */
+void usage(void);

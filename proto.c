@@ -736,6 +736,174 @@ taskreq_free(TaskReq *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * containerd.task.v2 replies and events, and the requests husk run sends
+ * as containerd would. Field numbers are those of containerd's
+ * runtime/v2/task/shim.proto and api/events/task.proto; zero values are
+ * left out (proto3).
+ */
+static void
+pb_pidonly(Pb *pb, uint32_t pid)
+{
+	pb_uint(pb, 1, pid);			/* pid */
+}
+
+void
+pb_createresp(Pb *pb, uint32_t pid)
+{
+	pb_pidonly(pb, pid);
+}
+
+void
+pb_startresp(Pb *pb, uint32_t pid)
+{
+	pb_pidonly(pb, pid);
+}
+
+void
+pb_waitresp(Pb *pb, uint32_t status, uint64_t exitedat)
+{
+	pb_uint(pb, 1, status);			/* exit_status */
+	pb_time(pb, 2, exitedat);		/* exited_at */
+}
+
+/* lenient, as a client: a field it cannot read is left as it was */
+int
+pr_waitresp(const uint8_t *p, size_t n, uint32_t *status)
+{
+	Pr rd;
+	Pf f;
+	int st;
+
+	pr_init(&rd, p, n);
+	while ((st = pr_next(&rd, &f)) > 0)
+		if (f.field == 1 && f.wt == PB_VARINT)
+			*status = f.u;
+	return st;
+}
+
+void
+pb_deleteresp(Pb *pb, uint32_t pid, uint32_t status, uint64_t exitedat)
+{
+	pb_uint(pb, 1, pid);			/* pid */
+	pb_uint(pb, 2, status);			/* exit_status */
+	pb_time(pb, 3, exitedat);		/* exited_at */
+}
+
+void
+pb_stateresp(Pb *pb, const TaskState *s)
+{
+	pb_str(pb, 1, s->id);
+	pb_str(pb, 2, s->bundle);
+	pb_uint(pb, 3, s->pid);
+	pb_uint(pb, 4, s->status);		/* containerd.v1.types.Status */
+	pb_str(pb, 5, s->fin);
+	pb_str(pb, 6, s->fout);
+	pb_str(pb, 7, s->ferr);
+	pb_bool(pb, 8, s->terminal);
+	pb_uint(pb, 9, s->exitstatus);
+	if (s->exitedat)
+		pb_time(pb, 10, s->exitedat);
+	pb_str(pb, 11, s->execid);
+}
+
+void
+pb_pidsresp(Pb *pb, const uint32_t *pids, size_t n)
+{
+	size_t i, m;
+
+	for (i = 0; i < n; i++) {
+		m = pb_open(pb, 1);		/* processes: ProcessInfo */
+		pb_uint(pb, 1, pids[i]);	/* pid */
+		pb_close(pb, m);
+	}
+}
+
+void
+pb_connectresp(Pb *pb, uint32_t shimpid, uint32_t taskpid, const char *version)
+{
+	pb_uint(pb, 1, shimpid);
+	pb_uint(pb, 2, taskpid);
+	pb_str(pb, 3, version);
+}
+
+/* containerd.events.TaskCreate */
+void
+pb_taskcreate(Pb *pb, const char *id, const char *bundle, const char *fin,
+    const char *fout, const char *ferr, int terminal, uint32_t pid)
+{
+	size_t io;
+
+	pb_str(pb, 1, id);			/* container_id */
+	pb_str(pb, 2, bundle);
+	io = pb_open(pb, 4);			/* io: TaskIO */
+	pb_str(pb, 1, fin);
+	pb_str(pb, 2, fout);
+	pb_str(pb, 3, ferr);
+	pb_bool(pb, 4, terminal);
+	pb_close(pb, io);
+	pb_uint(pb, 6, pid);
+}
+
+/* containerd.events.TaskStart */
+void
+pb_taskstart(Pb *pb, const char *id, uint32_t pid)
+{
+	pb_str(pb, 1, id);			/* container_id */
+	pb_uint(pb, 2, pid);
+}
+
+/* containerd.events.TaskExit: id is the process's (the container's for its init) */
+void
+pb_taskexit(Pb *pb, const char *ctrid, const char *id, uint32_t pid,
+    uint32_t status, uint64_t exitedat)
+{
+	pb_str(pb, 1, ctrid);			/* container_id */
+	pb_str(pb, 2, id);
+	pb_uint(pb, 3, pid);
+	pb_uint(pb, 4, status);			/* exit_status */
+	pb_time(pb, 5, exitedat);		/* exited_at */
+}
+
+/* containerd.events.TaskDelete */
+void
+pb_taskdelete(Pb *pb, const char *id, uint32_t pid, uint32_t status,
+    uint64_t exitedat)
+{
+	pb_str(pb, 1, id);			/* container_id */
+	pb_uint(pb, 2, pid);
+	pb_uint(pb, 3, status);			/* exit_status */
+	pb_time(pb, 4, exitedat);		/* exited_at */
+}
+
+/* requests: CreateTaskRequest; Start, Wait, Delete and the like; Kill */
+void
+pb_createreq(Pb *pb, const char *id, const char *bundle, const char *fin,
+    const char *fout, const char *ferr)
+{
+	pb_str(pb, 1, id);
+	pb_str(pb, 2, bundle);
+	pb_str(pb, 5, fin);			/* stdin */
+	pb_str(pb, 6, fout);			/* stdout */
+	pb_str(pb, 7, ferr);			/* stderr */
+}
+
+void
+pb_idreq(Pb *pb, const char *id, const char *execid)
+{
+	pb_str(pb, 1, id);
+	pb_str(pb, 2, execid);			/* exec_id */
+}
+
+void
+pb_killreq(Pb *pb, const char *id, const char *execid, uint32_t signal, int all)
+{
+	pb_str(pb, 1, id);
+	pb_str(pb, 2, execid);
+	pb_uint(pb, 3, signal);
+	pb_bool(pb, 4, all);
+}
+
 /* google.protobuf.Timestamp from nanoseconds since the epoch */
 void
 pb_time(Pb *pb, uint32_t field, uint64_t ns)

@@ -67,12 +67,12 @@
 #define LAPICADDR	0xfee00000
 #define IDMAPADDR	0xfffbc000	/* KVM's identity map page (Intel), */
 #define TSSADDR		0xfffbd000	/* and its three TSS pages */
-#define MAXMEM		(3ull << 30)	/* RAM stays below the MMIO hole */
+#define MAXMEM		((uint64_t)VM_MAXMEMMIB << 20)	/* husk.h */
 #define MINMEM		(16ull << 20)
 #define MAXDEVS		(NGSI - MMIOGSI)
 /* the MP table must fit between EBDAADDR and EBDAEND */
 #define MPSIZE(ncpus)	(16 + 44 + (ncpus) * 20 + 8 + 8 + NGSI * 8 + 2 * 8)
-#define MAXCPUS		((EBDAEND - EBDAADDR - MPSIZE(0)) / 20)
+#define MAXCPUS		VM_MAXCPUS	/* husk.h */
 #define KERNELMAP	0xffffffff80000000ull	/* __START_KERNEL_map */
 #define CONSOLETAIL	4096
 #define E820RAM		1	/* e820 entry types */
@@ -83,6 +83,7 @@ typedef char mapcheck[GDTADDR + 4 * 8 <= IDTADDR && IDTADDR + 8 <= ZEROPAGE &&
     PDADDR + 4 * 4096 <= CMDLINEADDR &&
     ZEROPAGE + 4096 <= BOOTSTACK - 256 && BOOTSTACK < PML4ADDR &&
     CMDLINEADDR + CMDLINEMAX <= EBDAADDR && MAXMEM <= MMIOBASE &&
+    MPSIZE(MAXCPUS) <= EBDAEND - EBDAADDR &&
     MMIOBASE + MAXDEVS * MMIOSIZE <= IOAPICADDR &&
     IDMAPADDR >= LAPICADDR + 0x1000 ? 1 : -1];
 

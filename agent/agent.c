@@ -243,7 +243,7 @@ shutdown_(TtrpcCall *c, const uint8_t *req, size_t n)
 
 /* containers */
 enum { CREATED, RUNNING, EXITED };
-#define FSDIR	"/run/husk/fs"		/* the virtio-fs share, tag "husk" */
+#define FSDIR	SHARE_GUESTDIR		/* the virtio-fs share, tag SHARE_TAG */
 
 typedef struct Ctr Ctr;
 typedef struct {
@@ -573,7 +573,7 @@ ocimounts(const OciSpec *s, const char *root, int errfd)
 			flags |= MS_BIND;
 		if (flags & MS_BIND) {
 			/* a host path the shim shared as <root>.m<i> */
-			snprintf(shared, sizeof(shared), "%s.m%zu", root, i);
+			snprintf(shared, sizeof(shared), SHARE_BINDFMT, root, i);
 			if (lstat(shared, &st) == 0)
 				src = shared;
 			if (stat(src, &st) < 0) {
@@ -1019,9 +1019,9 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	if (!fsmounted) {
 		/* 0711: a container init in a user namespace is not root
 		 * here, yet must reach its root to bind it */
-		mkdir("/run/husk", 0711);
+		mkdir(GUEST_RUNDIR, 0711);
 		mkdir(FSDIR, 0755);
-		if (mount("husk", FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
+		if (mount(SHARE_TAG, FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
 			seterr(err, "mount the virtio-fs share:");
 			goto out;
 		}

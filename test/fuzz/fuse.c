@@ -1,6 +1,6 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * rootfs.c's FUSE server driven by a hostile guest through the request
+ * virtiofs.c's FUSE server driven by a hostile guest through the request
  * and hiprio virtqueues: the input is a program for the fake driver in
  * vdrv.h. Besides the shared ops (raw writes to the tables and rings,
  * heads published at will, kicks, register writes, resets) it sends FUSE

@@ -1,6 +1,6 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * rootfs.c against a fake guest driver speaking FUSE: the operations a
+ * virtiofs.c against a fake guest driver speaking FUSE: the operations a
  * container root needs, against a temporary shared directory, and a
  * hostile guest: names that try to leave the directory, host symlinks
  * pointing out of it, truncated and malformed requests, small buffers,

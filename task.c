@@ -1,0 +1,831 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * The containerd.task.v2.Task service: the task table, each task's
+ * state, the calls waiting on it, and the events containerd hears.
+ *
+ * One sandbox (sandbox.c) per process, booted by the first Create; this
+ * file reaches the VM only through sandbox_* functions. The service works
+ * in a private mount namespace (made by task_init), so every mount it
+ * makes (the rootfs containerd hands over, the share, the bind of each
+ * container's root) is invisible to the host and gone when the process
+ * is. The share is a tmpfs in the first bundle, SHARE_DIR, holding one
+ * bind mount per container, <id> -> its root (rootfs.c); virtio-fs
+ * serves it with tag SHARE_TAG and the agent mounts it at SHARE_GUESTDIR.
+ *
+ * Stdio: the FIFOs containerd names are opened here and given to the
+ * vsock device as the backends of the streams the agent will open to
+ * three host ports (sandbox_stdio); from then on the device moves the
+ * bytes, and this file never sees them. stdin is opened read-only and is
+ * read only once it polls readable, so a writer that opens late is
+ * waited for; stdout and stderr are opened read-write so the open never
+ * blocks or fails for want of a reader.
+ *
+ * Every request gets an answer. Calls that need the agent (Create, Start,
+ * Kill, Delete) answer when the agent does; Wait answers at the exit,
+ * which the agent reports only after the process's output reached the
+ * FIFOs and they were closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "husk.h"
+#include "config.h"
+
+enum { T_CREATING, T_CREATED, T_RUNNING, T_STOPPED };
+#define EVENTS_SERVICE	"containerd.services.events.ttrpc.v1.Events"
+
+typedef struct Task Task;
+struct Task {
+	char *id, *bundle, *fin, *fout, *ferr;
+	char *config;
+	size_t configlen;
+	int state;
+	uint32_t pid, status;		/* pid: husk's own (see agentcreatedone) */
+	uint32_t gpid;			/* the process in the guest */
+	uint64_t exitedat;		/* ns since the epoch */
+	uint32_t ports[3];		/* stdio streams */
+	TtrpcCall *call;		/* the Create, Start or Delete in progress */
+	TtrpcCall **waiters;
+	size_t nwait;
+	int deleting;
+	Rootfs root;			/* its way to the guest */
+	Task *next;
+};
+
+static struct {
+	Sandbox *sb;
+	SandboxConfig vm;	/* the VM the first Create boots */
+	const char *ns, *ttrpcaddr;
+	Task *tasks;
+	Ttrpc *events;
+	int quit;
+	uint64_t t0;		/* when serving began, for the debug trace */
+} S;
+
+/* the debug log's timeline of a task: what happened, ms since start */
+static void
+trace(const char *what, const Task *t)
+{
+	logmsg(LDEBUG, "%8.1f ms  %s %s", (nowns() - S.t0) / 1e6, what,
+	    t ? t->id : "");
+}
+
+static uint64_t
+realns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static Task *
+findtask(const char *id)
+{
+	Task *t;
+
+	for (t = S.tasks; t && strcmp(t->id, id); t = t->next)
+		;
+	return t;
+}
+
+/* the request's task, or an answer saying why there is none */
+static Task *
+reqtask(TtrpcCall *c, const uint8_t *req, size_t n, int kind, TaskReq *r)
+{
+	char msg[ERRLEN];
+	Task *t;
+
+	if (pr_taskreq(req, n, kind, r) < 0) {
+		ttrpc_reply(c, RPC_INVALID, "malformed request", NULL, 0);
+		return NULL;
+	}
+	if (r->execid && r->execid[0]) {
+		seterr(msg, "exec process %s: husk has no exec processes yet",
+		    r->execid);
+		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
+	} else if (!(t = findtask(r->id))) {
+		seterr(msg, "task %s not found", r->id);
+		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
+	} else {
+		return t;
+	}
+	taskreq_free(r);
+	return NULL;
+}
+
+/* events to containerd (Forward over TTRPC_ADDRESS); a failure is logged */
+static void
+evdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	(void)resp;
+	(void)n;
+	if (code != RPC_OK)
+		logmsg(LWARN, "event %s: %s (code %d)", (char *)arg,
+		    msg ? msg : "", code);
+}
+
+static void
+evclosed(Ttrpc *t, void *arg)
+{
+	(void)arg;
+	ttrpc_close(t);
+	if (S.events == t)
+		S.events = NULL;
+}
+
+static void
+publish(const char *topic, const char *name, Pb *ev)
+{
+	struct sockaddr_un sa;
+	const char *path;
+	Pb pb = { 0 };
+	int fd;
+
+	if (!S.ttrpcaddr || !S.ttrpcaddr[0]) {
+		pb_free(ev);
+		return;
+	}
+	if (!S.events) {
+		path = S.ttrpcaddr;
+		if (!strncmp(path, "unix://", 7))
+			path += 7;
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    !(S.events = ttrpc_new(fd, NULL, 0, NULL))) {
+			logmsg(LWARN, "event %s: connect %s:", topic, path);
+			if (fd >= 0)
+				close(fd);
+			pb_free(ev);
+			return;
+		}
+		ttrpc_onclose(S.events, evclosed);
+	}
+	pb_forward(&pb, realns(), S.ns, topic, name, ev);
+	if (ttrpc_call(S.events, EVENTS_SERVICE, "Forward", pb.b, pb.n,
+	    event_timeout_ms * 1000000ull, evdone, (void *)topic) < 0)
+		logmsg(LWARN, "event %s: cannot send", topic);
+	pb_free(&pb);
+	pb_free(ev);
+}
+
+static void
+taskfree(Task *t)
+{
+	Task **pp;
+	size_t i;
+
+	for (pp = &S.tasks; *pp && *pp != t; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = t->next;
+	for (i = 0; i < 3; i++)	/* streams the guest never opened */
+		if (t->ports[i])
+			sandbox_unport(S.sb, t->ports[i]);
+	sandbox_share_remove(S.sb, &t->root);
+	rootfs_umount(&t->root);
+	for (i = 0; i < t->nwait; i++)
+		ttrpc_reply(t->waiters[i], RPC_NOTFOUND, "task deleted", NULL, 0);
+	if (t->call)
+		ttrpc_reply(t->call, RPC_ABORTED, "task deleted", NULL, 0);
+	free(t->waiters);
+	free(t->id);
+	free(t->bundle);
+	free(t->fin);
+	free(t->fout);
+	free(t->ferr);
+	free(t->config);
+	free(t);
+}
+
+/* a Create that cannot go on: answer it and forget the task */
+static void
+createfail(Task *t, int code, const char *msg)
+{
+	TtrpcCall *c = t->call;
+
+	t->call = NULL;
+	logmsg(LWARN, "create %s: %s", t->id, msg);
+	ttrpc_reply(c, code, msg, NULL, 0);
+	taskfree(t);
+}
+
+static void
+waitreply(TtrpcCall *c, Task *t)
+{
+	Pb pb = { 0 };
+
+	pb_waitresp(&pb, t->status, t->exitedat);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+}
+
+static void finishdelete(Task *t);
+
+/* the task's process is gone: status as the agent saw it */
+static void
+stopped(Task *t, uint32_t status)
+{
+	Pb ev = { 0 };
+	size_t i;
+
+	if (t->state == T_STOPPED)
+		return;
+	t->state = T_STOPPED;
+	t->status = status;
+	t->exitedat = realns();
+	trace("exited", t);
+	pb_taskexit(&ev, t->id, t->id, t->pid, t->status, t->exitedat);
+	publish("/tasks/exit", "TaskExit", &ev);
+	for (i = 0; i < t->nwait; i++)
+		waitreply(t->waiters[i], t);
+	t->nwait = 0;
+	if (t->deleting)
+		finishdelete(t);
+}
+
+static void
+agentwaitdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Task *t = arg;
+	AgentResp ar;
+	uint32_t status;
+
+	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
+		logmsg(LWARN, "task %s: wait: %s: reported as killed", t->id,
+		    code != RPC_OK && msg ? msg : "malformed reply");
+		status = 128 + SIGKILL;
+	} else {
+		status = ar.status;
+		agentresp_free(&ar);
+	}
+	stopped(t, status);
+}
+
+static void
+ignorereply(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	(void)arg;
+	(void)resp;
+	(void)n;
+	if (code != RPC_OK)
+		logmsg(LINFO, "a reply not waited for: %s", msg ? msg : "");
+}
+
+static int
+agentcall(Task *t, const char *method, uint32_t signal, unsigned timeoutms,
+    TtrpcDone done)
+{
+	AgentReq r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = t->id;
+	r.signal = signal;
+	if (!strcmp(method, "Create")) {
+		r.config = t->config;
+		r.configlen = t->configlen;
+		r.iport = t->ports[0];
+		r.oport = t->ports[1];
+		r.eport = t->ports[2];
+	}
+	return sandbox_call(S.sb, method, &r, timeoutms, done, t);
+}
+
+static void
+agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Task *t = arg;
+	TtrpcCall *c = t->call;
+	char err[ERRLEN];
+	AgentResp ar;
+	Pb pb = { 0 }, ev = { 0 };
+
+	if (code == RPC_OK && pr_agentresp(resp, n, &ar) == 0) {
+		t->gpid = ar.pid;
+		agentresp_free(&ar);
+	} else {
+		seterr(err, "%s", code != RPC_OK ? (msg && msg[0] ? msg :
+		    "the agent failed") : "the agent's reply is malformed");
+		createfail(t, code != RPC_OK ? code : RPC_INTERNAL, err);
+		return;
+	}
+	/*
+	 * containerd and the tools behind it (ps, nsenter, crictl inspect)
+	 * read the pid as a host process: the guest's pid would name a host
+	 * process of the guest's choosing. The sandbox's host process is
+	 * husk itself, as with Kata, whose VMM is its shim.
+	 */
+	t->pid = getpid();
+	logmsg(LDEBUG, "task %s: pid %u in the guest", t->id, t->gpid);
+	t->call = NULL;
+	t->state = T_CREATED;
+	trace("created in the guest", t);
+	pb_createresp(&pb, t->pid);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	pb_taskcreate(&ev, t->id, t->bundle, t->fin, t->fout, t->ferr, 0, t->pid);
+	publish("/tasks/create", "TaskCreate", &ev);
+	if (agentcall(t, "Wait", 0, 0, agentwaitdone) < 0)
+		stopped(t, 128 + SIGKILL);
+}
+
+/* the agent answers: create the tasks that waited for it */
+static void
+sandboxup(void *arg)
+{
+	Task *t, *next;
+
+	(void)arg;
+	if (!sandbox_agent(S.sb)) {
+		for (t = S.tasks; t; t = next) {
+			next = t->next;
+			if (t->state == T_CREATING)
+				createfail(t, RPC_UNAVAILABLE, "no connection to the agent");
+		}
+		return;
+	}
+	for (t = S.tasks; t; t = next) {
+		next = t->next;
+		if (t->state == T_CREATING && agentcall(t, "Create", 0,
+		    agent_timeout_ms, agentcreatedone) < 0)
+			createfail(t, RPC_UNAVAILABLE, "cannot reach the agent");
+	}
+}
+
+/* the VM is gone: whatever it ran is gone too */
+static void
+sandboxdown(void *arg, int vmstate, const char *why)
+{
+	Task *t, *next;
+	char msg[ERRLEN];
+
+	(void)arg;
+	/* the console (escaped) only when the guest did not power off */
+	if (vmstate == VM_POWEROFF)
+		logmsg(LINFO, "sandbox: %s", why);
+	else
+		logmsg(LWARN, "sandbox: %s; last console output:\n%s", why,
+		    sandbox_console(S.sb));
+	seterr(msg, "the sandbox VM stopped: %s", why);
+	for (t = S.tasks; t; t = next) {
+		next = t->next;
+		if (t->state == T_CREATING)
+			createfail(t, RPC_UNAVAILABLE, msg);
+		else if (t->state != T_STOPPED)
+			stopped(t, 128 + SIGKILL);
+	}
+}
+
+/*
+ * The first Create boots the sandbox, with room for its memory limit.
+ * (As before the split: no limit, -1, converts to the largest VM.)
+ */
+static int
+sandboxboot(uint64_t memlimit, char *err)
+{
+	SandboxConfig c = S.vm;
+
+	if (memlimit > 0 && memlimit / (1 << 20) + vm_memheadroom > c.memmib)
+		c.memmib = MIN(memlimit / (1 << 20) + vm_memheadroom, VM_MAXMEMMIB);
+	c.consolefd = loglevel >= LDEBUG ? 2 : -1;
+	return sandbox_boot(S.sb, &c, err);
+}
+
+/* a file of the bundle, whole, NUL-terminated */
+char *
+task_readfile(const char *dir, const char *name, size_t max, size_t *len, char *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		seterr(err, "%s:", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
+		seterr(err, "%s: larger than %zu bytes", path, max);
+		close(fd);
+		return NULL;
+	}
+	buf = emalloc(st.st_size + 1);
+	n = readall(fd, buf, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		seterr(err, "read %s:", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void
+tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	OciSpec s;
+	Task *t;
+	char err[ERRLEN];
+	int code = RPC_INVALID;
+	int i;
+
+	memset(&s, 0, sizeof(s));
+	if (pr_taskreq(req, n, TREQ_CREATE, &r) < 0) {
+		ttrpc_reply(c, RPC_INVALID, "malformed CreateTaskRequest", NULL, 0);
+		return;
+	}
+	t = ecalloc(1, sizeof(*t));
+	t->id = r.id;
+	trace("create", t);
+	t->bundle = r.bundle && r.bundle[0] ? r.bundle : estrdup(".");
+	t->fin = r.fin;
+	t->fout = r.fout;
+	t->ferr = r.ferr;
+	r.id = r.bundle = r.fin = r.fout = r.ferr = NULL;
+	t->call = c;
+	if (!validid(t->id)) {
+		seterr(err, "invalid task id '%s'", t->id);
+		goto fail;
+	}
+	if (findtask(t->id)) {
+		seterr(err, "task %s already exists", t->id);
+		code = RPC_EXISTS;
+		goto fail;
+	}
+	code = RPC_UNIMPLEMENTED;
+	if (S.tasks) {
+		seterr(err, "husk runs one container per sandbox for now");
+		goto fail;
+	}
+	if (r.terminal) {
+		seterr(err, "terminal (tty) containers are not supported by husk yet");
+		goto fail;
+	}
+	if (r.checkpoint) {
+		seterr(err, "husk cannot restore checkpoints");
+		goto fail;
+	}
+	code = RPC_INVALID;
+	if (!(t->config = task_readfile(t->bundle, "config.json", OCI_MAXJSON,
+	    &t->configlen, err)))
+		goto fail;
+	if (oci_parse(&s, t->config, t->configlen, err) < 0)
+		goto fail;
+	if (!s.hasprocess || !s.args[0]) {
+		seterr(err, "config.json: process.args is empty: nothing to run");
+		goto fail;
+	}
+	code = RPC_PRECONDITION;
+	if (sandbox_state(S.sb) == SB_DOWN) {
+		seterr(err, "the sandbox VM has stopped");
+		goto fail;
+	}
+	if (access(S.vm.kernel, R_OK) < 0) {
+		seterr(err, "guest kernel %s:%s", S.vm.kernel, errno == ENOENT ?
+		    " not found (build it with kernel/build, or set HUSK_KERNEL)" : "");
+		goto fail;
+	}
+	code = RPC_INTERNAL;
+	if (rootfs_mount(&t->root, t->bundle, r.rootfs, r.nrootfs, err) < 0 ||
+	    sandbox_share_add(S.sb, &t->root, t->id, t->bundle, &s, err) < 0)
+		goto fail;
+	t->next = S.tasks;
+	S.tasks = t;
+	t->state = T_CREATING;
+	if (sandbox_state(S.sb) == SB_NONE && sandboxboot(s.memlimit, err) < 0) {
+		oci_free(&s);
+		taskreq_free(&r);
+		createfail(t, RPC_INTERNAL, err);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		if (sandbox_stdio(S.sb, i, i == 0 ? t->fin : i == 1 ? t->fout :
+		    t->ferr, &t->ports[i], err) < 0) {
+			oci_free(&s);
+			taskreq_free(&r);
+			createfail(t, RPC_INVALID, err);
+			return;
+		}
+	}
+	oci_free(&s);
+	taskreq_free(&r);
+	if (sandbox_state(S.sb) == SB_UP && agentcall(t, "Create", 0, agent_timeout_ms,
+	    agentcreatedone) < 0)
+		createfail(t, RPC_UNAVAILABLE, "cannot reach the agent");
+	return;	/* SB_BOOTING: sandboxup() sends it */
+fail:
+	oci_free(&s);
+	taskreq_free(&r);
+	createfail(t, code, err);
+}
+
+static void
+agentstartdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Task *t = arg;
+	TtrpcCall *c = t->call;
+	Pb pb = { 0 }, ev = { 0 };
+
+	(void)resp;
+	(void)n;
+	t->call = NULL;
+	if (code != RPC_OK) {
+		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
+		return;
+	}
+	trace("started", t);
+	if (t->state == T_CREATED)
+		t->state = T_RUNNING;
+	pb_startresp(&pb, t->pid);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	pb_taskstart(&ev, t->id, t->pid);
+	publish("/tasks/start", "TaskStart", &ev);
+}
+
+static void
+tstart(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	Task *t;
+
+	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+		return;
+	trace("start", t);
+	if (t->state != T_CREATED || t->call) {
+		ttrpc_reply(c, RPC_PRECONDITION, t->state == T_CREATING ?
+		    "task is being created" : "task was started already", NULL, 0);
+	} else {
+		t->call = c;
+		if (agentcall(t, "Start", 0, agent_timeout_ms, agentstartdone) < 0) {
+			t->call = NULL;
+			ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+		}
+	}
+	taskreq_free(&r);
+}
+
+static void
+agentsignaldone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	TtrpcCall *c = arg;
+
+	(void)resp;
+	(void)n;
+	ttrpc_reply(c, code, code == RPC_OK ? NULL : msg, NULL, 0);
+}
+
+static void
+tkill(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	AgentReq a;
+	TaskReq r;
+	Task *t;
+
+	if (!(t = reqtask(c, req, n, TREQ_KILL, &r)))
+		return;
+	if (t->state == T_STOPPED) {
+		ttrpc_reply(c, RPC_NOTFOUND, "process already finished", NULL, 0);
+	} else if (t->state == T_CREATING || !sandbox_agent(S.sb)) {
+		ttrpc_reply(c, RPC_PRECONDITION, "task is not created yet", NULL, 0);
+	} else {
+		memset(&a, 0, sizeof(a));
+		a.id = t->id;
+		a.signal = r.signal;
+		a.all = r.all;
+		if (sandbox_call(S.sb, "Signal", &a, agent_timeout_ms,
+		    agentsignaldone, c) < 0)
+			ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+	}
+	taskreq_free(&r);
+}
+
+static void
+twait(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	Task *t;
+
+	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+		return;
+	if (t->state == T_STOPPED) {
+		waitreply(c, t);
+	} else {
+		t->waiters = erealloc(t->waiters, (t->nwait + 1) * sizeof(*t->waiters));
+		t->waiters[t->nwait++] = c;
+	}
+	taskreq_free(&r);
+}
+
+static void
+agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Task *t = arg;
+	TtrpcCall *c = t->call;
+	Pb pb = { 0 }, ev = { 0 };
+
+	(void)resp;
+	(void)n;
+	if (code != RPC_OK)
+		logmsg(LINFO, "task %s: agent remove: %s", t->id, msg ? msg : "");
+	t->call = NULL;
+	pb_deleteresp(&pb, t->pid, t->status, t->exitedat);
+	trace("removed", t);
+	if (c)
+		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	pb_taskdelete(&ev, t->id, t->pid, t->status, t->exitedat);
+	publish("/tasks/delete", "TaskDelete", &ev);
+	taskfree(t);
+}
+
+static void
+finishdelete(Task *t)
+{
+	t->deleting = 0;
+	if (agentcall(t, "Remove", 0, agent_timeout_ms, agentremovedone) < 0)
+		agentremovedone(t, RPC_UNAVAILABLE, "no agent", NULL, 0);
+}
+
+static void
+tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	Task *t;
+
+	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+		return;
+	trace("delete", t);
+	if (t->call || t->deleting) {
+		ttrpc_reply(c, RPC_PRECONDITION, "task is busy with another request", NULL, 0);
+	} else if (t->state == T_RUNNING) {
+		ttrpc_reply(c, RPC_PRECONDITION, "task is running: kill it first", NULL, 0);
+	} else if (t->state == T_CREATED) {
+		/* never started: end its init, then remove it */
+		t->call = c;
+		t->deleting = 1;
+		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, ignorereply) < 0)
+			stopped(t, 128 + SIGKILL);
+	} else {
+		t->call = c;
+		finishdelete(t);
+	}
+	taskreq_free(&r);
+}
+
+static void
+tstate(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	static const uint32_t status[] = { TSTATUS_CREATED, TSTATUS_CREATED,
+	    TSTATUS_RUNNING, TSTATUS_STOPPED };	/* by T_* */
+	TaskState st;
+	TaskReq r;
+	Task *t;
+	Pb pb = { 0 };
+
+	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+		return;
+	memset(&st, 0, sizeof(st));
+	st.id = t->id;
+	st.bundle = t->bundle;
+	st.pid = t->pid;
+	st.status = status[t->state];
+	st.fin = t->fin;
+	st.fout = t->fout;
+	st.ferr = t->ferr;
+	st.exitstatus = t->status;
+	if (t->state == T_STOPPED)
+		st.exitedat = t->exitedat;
+	pb_stateresp(&pb, &st);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	taskreq_free(&r);
+}
+
+static void
+tpids(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	Task *t;
+	Pb pb = { 0 };
+
+	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+		return;
+	if (t->pid && t->state != T_STOPPED)
+		pb_pidsresp(&pb, &t->pid, 1);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	taskreq_free(&r);
+}
+
+/* stdin's EOF travels through the FIFO itself: nothing to do here */
+static void
+tcloseio(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+
+	if (reqtask(c, req, n, TREQ_CLOSEIO, &r)) {
+		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+		taskreq_free(&r);
+	}
+}
+
+static void
+tconnect(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskReq r;
+	Task *t;
+	Pb pb = { 0 };
+
+	if (pr_taskreq(req, n, TREQ_PLAIN, &r) < 0) {
+		ttrpc_reply(c, RPC_INVALID, "malformed request", NULL, 0);
+		return;
+	}
+	t = findtask(r.id);
+	pb_connectresp(&pb, getpid(), t ? t->pid : 0, "husk " VERSION);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	taskreq_free(&r);
+}
+
+static void
+tshutdown(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	(void)req;
+	(void)n;
+	ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+	if (!S.tasks)
+		S.quit = 1;	/* the loop ends after this batch */
+}
+
+static void
+tlater(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	(void)req;
+	(void)n;
+	ttrpc_reply(c, RPC_UNIMPLEMENTED, "not implemented by husk yet "
+	    "(exec, pty, pause, resume, checkpoint, update and stats come later)",
+	    NULL, 0);
+}
+
+const TtrpcMethod task_methods[] = {
+	{ TASK_SERVICE, "Create",     tcreate },
+	{ TASK_SERVICE, "Start",      tstart },
+	{ TASK_SERVICE, "State",      tstate },
+	{ TASK_SERVICE, "Wait",       twait },
+	{ TASK_SERVICE, "Kill",       tkill },
+	{ TASK_SERVICE, "Delete",     tdelete },
+	{ TASK_SERVICE, "Pids",       tpids },
+	{ TASK_SERVICE, "CloseIO",    tcloseio },
+	{ TASK_SERVICE, "Connect",    tconnect },
+	{ TASK_SERVICE, "Shutdown",   tshutdown },
+	{ TASK_SERVICE, "Exec",       tlater },
+	{ TASK_SERVICE, "ResizePty",  tlater },
+	{ TASK_SERVICE, "Pause",      tlater },
+	{ TASK_SERVICE, "Resume",     tlater },
+	{ TASK_SERVICE, "Checkpoint", tlater },
+	{ TASK_SERVICE, "Update",     tlater },
+	{ TASK_SERVICE, "Stats",      tlater },
+};
+const size_t task_nmethods = LEN(task_methods);
+
+void
+task_init(Sandbox *sb, const SandboxConfig *vm, const char *ns,
+    const char *ttrpcaddr)
+{
+	S.sb = sb;
+	S.vm = *vm;
+	S.ns = ns;
+	S.ttrpcaddr = ttrpcaddr;
+	S.t0 = nowns();
+	sandbox_onup(sb, sandboxup, NULL);
+	sandbox_ondown(sb, sandboxdown, NULL);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("a private mount namespace:");
+}
+
+int
+task_done(void)
+{
+	return S.quit;
+}
