@@ -336,15 +336,10 @@ void pb_waitresp(Pb *pb, uint32_t status, uint64_t exitedat);
 int pr_waitresp(const uint8_t *p, size_t n, uint32_t *status);
 void pb_deleteresp(Pb *pb, uint32_t pid, uint32_t status, uint64_t exitedat);
 void pb_stateresp(Pb *pb, const TaskState *s);
-void pb_pidsresp(Pb *pb, const uint32_t *pids, size_t n);
 void pb_connectresp(Pb *pb, uint32_t shimpid, uint32_t taskpid, const char *version);
 void pb_taskcreate(Pb *pb, const char *id, const char *bundle, const char *fin,
     const char *fout, const char *ferr, int terminal, uint32_t pid);
 void pb_taskstart(Pb *pb, const char *id, uint32_t pid);
-void pb_taskexit(Pb *pb, const char *ctrid, const char *id, uint32_t pid,
-    uint32_t status, uint64_t exitedat);
-void pb_taskdelete(Pb *pb, const char *id, uint32_t pid, uint32_t status,
-    uint64_t exitedat);
 void pb_createreq(Pb *pb, const char *id, const char *bundle, const char *fin,
     const char *fout, const char *ferr);
 void pb_idreq(Pb *pb, const char *id, const char *execid);

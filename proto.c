@@ -808,18 +808,6 @@ pb_stateresp(Pb *pb, const TaskState *s)
 }
 
 void
-pb_pidsresp(Pb *pb, const uint32_t *pids, size_t n)
-{
-	size_t i, m;
-
-	for (i = 0; i < n; i++) {
-		m = pb_open(pb, 1);		/* processes: ProcessInfo */
-		pb_uint(pb, 1, pids[i]);	/* pid */
-		pb_close(pb, m);
-	}
-}
-
-void
 pb_connectresp(Pb *pb, uint32_t shimpid, uint32_t taskpid, const char *version)
 {
 	pb_uint(pb, 1, shimpid);
@@ -851,29 +839,6 @@ pb_taskstart(Pb *pb, const char *id, uint32_t pid)
 {
 	pb_str(pb, 1, id);			/* container_id */
 	pb_uint(pb, 2, pid);
-}
-
-/* containerd.events.TaskExit: id is the process's (the container's for its init) */
-void
-pb_taskexit(Pb *pb, const char *ctrid, const char *id, uint32_t pid,
-    uint32_t status, uint64_t exitedat)
-{
-	pb_str(pb, 1, ctrid);			/* container_id */
-	pb_str(pb, 2, id);
-	pb_uint(pb, 3, pid);
-	pb_uint(pb, 4, status);			/* exit_status */
-	pb_time(pb, 5, exitedat);		/* exited_at */
-}
-
-/* containerd.events.TaskDelete */
-void
-pb_taskdelete(Pb *pb, const char *id, uint32_t pid, uint32_t status,
-    uint64_t exitedat)
-{
-	pb_str(pb, 1, id);			/* container_id */
-	pb_uint(pb, 2, pid);
-	pb_uint(pb, 3, status);			/* exit_status */
-	pb_time(pb, 4, exitedat);		/* exited_at */
 }
 
 /* requests: CreateTaskRequest; Start, Wait, Delete and the like; Kill */

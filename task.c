@@ -236,11 +236,25 @@ waitreply(TtrpcCall *c, Task *t)
 
 static void finishdelete(Task *t);
 
+/* a task event of kind (TEV_*) about t's init */
+static void
+taskevent(Task *t, int kind)
+{
+	TaskEvent e = { 0 };
+	Pb ev = { 0 };
+
+	e.cid = t->id;
+	e.pid = t->pid;
+	e.status = t->status;
+	e.exitedat = t->exitedat;
+	pb_taskevent(&ev, kind, &e);
+	publish(taskev_topic(kind), taskev_name(kind), &ev);
+}
+
 /* the task's process is gone: status as the agent saw it */
 static void
 stopped(Task *t, uint32_t status)
 {
-	Pb ev = { 0 };
 	size_t i;
 
 	if (t->state == T_STOPPED)
@@ -249,8 +263,7 @@ stopped(Task *t, uint32_t status)
 	t->status = status;
 	t->exitedat = realns();
 	trace("exited", t);
-	pb_taskexit(&ev, t->id, t->id, t->pid, t->status, t->exitedat);
-	publish("/tasks/exit", "TaskExit", &ev);
+	taskevent(t, TEV_EXIT);
 	for (i = 0; i < t->nwait; i++)
 		waitreply(t->waiters[i], t);
 	t->nwait = 0;
@@ -641,7 +654,7 @@ agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 {
 	Task *t = arg;
 	TtrpcCall *c = t->call;
-	Pb pb = { 0 }, ev = { 0 };
+	Pb pb = { 0 };
 
 	(void)resp;
 	(void)n;
@@ -653,8 +666,7 @@ agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	if (c)
 		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_taskdelete(&ev, t->id, t->pid, t->status, t->exitedat);
-	publish("/tasks/delete", "TaskDelete", &ev);
+	taskevent(t, TEV_DELETE);
 	taskfree(t);
 }
 
@@ -731,7 +743,7 @@ tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
 	if (t->pid && t->state != T_STOPPED)
-		pb_pidsresp(&pb, &t->pid, 1);
+		pb_pidsresp(&pb, &(TaskPid){ t->pid, NULL }, 1);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 	taskreq_free(&r);
