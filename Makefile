@@ -6,7 +6,7 @@ include config.mk
 
 LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o vmm.o seccomp.o
 OBJ = shim.o $(LIB) agent/blob.o
-AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o seccomp.o
+AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/rootfs_test test/share_test test/util_test \
 	test/seccomp_test
@@ -27,6 +27,7 @@ kh:
 	ln -sf /usr/include/$$(gcc -dumpmachine)/asm kh/asm
 
 $(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh
+$(AGENTOBJ): agent/agent.h
 
 # x86-64 syscall names for seccomp.c, from the kernel headers
 kh/sysnames.h: kh
