@@ -9,10 +9,11 @@ OBJ = shim.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/rootfs_test test/share_test test/util_test \
-	test/seccomp_test
+	test/seccomp_test test/agent_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/rootfs_test-san \
-	test/share_test-san test/util_test-san test/seccomp_test-san
+	test/share_test-san test/util_test-san test/seccomp_test-san \
+	test/agent_test-san
 
 all: husk
 
@@ -56,6 +57,7 @@ test/vsock_test: test/vsock_test.c test/guest.h
 test/share_test: test/share_test.c
 test/util_test: test/util_test.c
 test/seccomp_test: test/seccomp_test.c
+test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
 $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
@@ -68,6 +70,7 @@ test/vsock_test-san: test/vsock_test.c test/guest.h
 test/share_test-san: test/share_test.c
 test/util_test-san: test/util_test.c
 test/seccomp_test-san: test/seccomp_test.c
+test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 

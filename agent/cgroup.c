@@ -181,7 +181,7 @@ cg_iostat(const char *text, AgentStats *st)
 			continue;
 		for (io.minor = 0; *q >= '0' && *q <= '9' && io.minor < 1u << 20; q++)
 			io.minor = io.minor * 10 + (*q - '0');
-		if (*q != ' ')
+		if (*q && *q != ' ' && *q != '\n')
 			continue;
 		while (*q == ' ') {
 			q++;
