@@ -5,32 +5,40 @@
  * serves husk's agent API (husk.agent.v1.Agent) over ttrpc on vsock port
  * 1024, one ttrpc connection per accepted socket, all in one epoll loop.
  *
- * Containers, like a tiny runc: Create parses the OCI config.json (the
- * same json.c as the host), connects the stdio streams to the host ports
- * it was given, and clones the container's init into new mount, PID, IPC
- * and UTS namespaces. The child mounts the container's root from
- * virtio-fs (/run/husk/fs/<id>, the host's shared directory), the OCI
- * mounts, pivots into it, applies hostname and rlimits, then waits on a
- * pipe; Start lets it set its ids and exec. A second pipe, closed on exec,
- * carries setup and exec errors back as text.
- *
- * Least privilege, in runc's order. The agent compiles the seccomp
- * section to BPF before the clone (a bad profile fails Create), writes
- * the id maps of a new user namespace and puts the child in its cgroup,
- * then lets it go. The child unshares its cgroup namespace, mounts,
- * pivots, applies readonlyPaths then maskedPaths, and reports ready. At
- * Start: no_new_privs, the filter if no_new_privs is off (loading it
- * then needs CAP_SYS_ADMIN, still held), the bounding set cut, the ids
- * set with the capabilities kept across setuid, capset and the ambient
- * set, the filter if no_new_privs is on (as late as possible), exec.
- * Without a capabilities section the process keeps every capability,
- * as with runc.
+ * Containers, like a tiny runc. Each has its init (Create) and up to
+ * MAXEXEC exec processes (Exec, named by execid); every request names a
+ * process by container id and execid ("" the init). Create parses the
+ * OCI config.json (the same json.c as the host), compiles its seccomp
+ * section (a bad profile fails Create), makes the guest cgroup
+ * /sys/fs/cgroup/<id> with the spec's resources (cgroup.c), connects
+ * the stdio streams to the host ports it was given, and clones the init
+ * into new mount, PID, IPC and UTS namespaces, or, where the spec gives
+ * a namespace path and the request a sandbox, into the sandbox
+ * container's PID, IPC, UTS namespaces (a pod); the VM's network is
+ * every container's. Exec forks a process in the init's PID namespace
+ * (the agent joins it for the fork only, so every process is the
+ * agent's child and its exit reaches the agent's SIGCHLD), which joins
+ * the init's other namespaces and the cgroup. ctr.c is the child's side:
+ * root, mounts, privileges, exec at Start. Two pipes per new process:
+ * one lets it go (setup, then exec), the other, closed on exec, carries
+ * "ready" or an error as text. The agent writes a new user namespace's
+ * id maps and puts the child in its cgroup before it goes on.
  *
  * Stdio: the process gets pipes (a socket as stdout breaks reopening
- * /dev/stdout); the agent copies between them and the vsock streams in
- * the loop. An exit is reported (Wait) only when the process is reaped
- * and its stdout and stderr reached EOF, were written out, and the host
- * closed its end: by then every byte is in containerd's FIFO.
+ * /dev/stdout), or with a terminal a pty's slave as stdin, stdout,
+ * stderr and controlling tty; the agent copies between them (or the
+ * pty's master) and the vsock streams in the loop. An exit is reported
+ * (Wait) only when the process is reaped and its output reached EOF,
+ * was written out, and the host closed its end: by then every byte is
+ * in containerd's FIFO.
+ *
+ * The cgroup serves Pids (cgroup.procs), Stats, Update, Pause and Resume
+ * (cgroup.freeze; Pause answers once cgroup.events says frozen, seen by
+ * inotify, or fails after FREEZENS) and Oom: one inotify fd watches each
+ * container's memory.events, and a grown oom_kill answers the one Oom
+ * call the shim keeps waiting, or is queued (MAXOOM) until it comes.
+ * Everything a request can make the agent hold is capped (the enum
+ * below the container types).
  *
  * With "husk.poweroff" on the kernel command line it powers the VM off as
  * soon as the mounts are done: the trivial init the boot benchmark uses.
@@ -38,10 +46,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,17 +57,12 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <linux/capability.h>
 #include <linux/vm_sockets.h>
 
 #include "../husk.h"
@@ -266,6 +267,7 @@ struct Ctr {
 	int hasfilter;
 	int wdmem, wdev;	/* inotify: memory.events, cgroup.events; -1 */
 	uint64_t oomkills;	/* memory.events oom_kill reported so far */
+	int paused;		/* cgroup.freeze is 1: no process can be set up */
 	TtrpcCall *pausers[MAXPAUSE];
 	size_t npause;
 	Watch freezew;		/* Pause's deadline */
@@ -498,7 +500,8 @@ pausedone(Ctr *c, int code, const char *msg)
 	for (i = 0; i < c->npause; i++)
 		ttrpc_reply(c->pausers[i], code, msg, NULL, 0);
 	c->npause = 0;
-	loop_timer(&c->freezew, 0);
+	if (c->freezew.fd >= 0)
+		loop_timer(&c->freezew, 0);
 }
 
 static void
@@ -553,13 +556,16 @@ exited(pid_t pid, int st)
 	Ctr *c;
 	Proc *p = NULL;
 
+	/* an entry that exited keeps its pid, which may be in use again */
 	for (c = ctrs; c && !p; c = c->next) {
-		if (c->init.pid == pid)
+		if (c->init.pid == pid && c->init.state != EXITED)
 			p = &c->init;
-		for (p = p ? p : c->execs; p && p->pid != pid; p = p->next)
-			;
+		else
+			for (p = c->execs; p && (p->pid != pid || p->state == EXITED);
+			    p = p->next)
+				;
 	}
-	if (!p || p->state == EXITED)
+	if (!p)
 		return;
 	p->state = EXITED;
 	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -1131,9 +1137,10 @@ exec_(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "container %s has %d execs; remove some", r.id, MAXEXEC);
 		goto out;
 	}
-	if (c->init.state != RUNNING) {
+	if (c->init.state != RUNNING || c->paused) {
 		code = RPC_PRECONDITION;
-		seterr(err, "container %s is not running", r.id);
+		seterr(err, "container %s is not running%s", r.id,
+		    c->paused ? " (paused)" : "");
 		goto out;
 	}
 	if (!r.config || oci_parse_process(&s, r.config, r.configlen, err) < 0) {
@@ -1212,23 +1219,23 @@ start(TtrpcCall *call, const uint8_t *req, size_t n)
 		return;
 	if (p->state != CREATED || p->startfd < 0) {
 		ttrpc_reply(call, RPC_PRECONDITION, "process already started", NULL, 0);
-	} else if (write(p->startfd, "", 1) != 1 || childword(p->errfd, err,
-	    sizeof(err)) < 0) {
-		if (!err[0])
-			seterr(err, "the process died before exec");
-		if (p->state == CREATED)
-			p->state = RUNNING;
-		ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
+	} else if (p->c->paused) {	/* the frozen child would never exec */
+		ttrpc_reply(call, RPC_PRECONDITION, "container is paused", NULL, 0);
 	} else {
-		if (p->state == CREATED)
+		if (write(p->startfd, "", 1) != 1 || childword(p->errfd, err,
+		    sizeof(err)) < 0) {
+			if (!err[0])
+				seterr(err, "the process died before exec");
+			ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
+		} else {
+			replypid(call, p->pid);
+		}
+		if (p->state == CREATED)	/* not reaped yet */
 			p->state = RUNNING;
-		replypid(call, p->pid);
-	}
-	if (p->startfd >= 0)
 		close(p->startfd);
-	if (p->errfd >= 0)
 		close(p->errfd);
-	p->startfd = p->errfd = -1;
+		p->startfd = p->errfd = -1;
+	}
 	agentreq_free(&r);
 }
 
@@ -1451,6 +1458,7 @@ freezetimeout(Watch *w, uint32_t ev)
 		return;
 	}
 	freeze(c, 0);
+	c->paused = 0;
 	pausedone(c, RPC_DEADLINE, "the container's processes did not freeze in "
 	    "time (uninterruptible sleep?); thawed again");
 }
@@ -1464,10 +1472,14 @@ pause_(TtrpcCall *call, const uint8_t *req, size_t n)
 
 	if (!(c = reqctr(call, req, n, &r)))
 		return;
+	agentreq_free(&r);
 	if (freeze(c, 1) < 0) {
 		ttrpc_reply(call, RPC_INTERNAL, "cgroup.freeze could not be written",
 		    NULL, 0);
-	} else if (frozen(c)) {
+		return;
+	}
+	c->paused = 1;
+	if (frozen(c)) {
 		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
 	} else if (c->npause == MAXPAUSE) {
 		ttrpc_reply(call, RPC_EXHAUSTED, "too many Pause calls wait", NULL, 0);
@@ -1478,7 +1490,6 @@ pause_(TtrpcCall *call, const uint8_t *req, size_t n)
 		if (c->npause == 1 && loop_timer(&c->freezew, FREEZENS) < 0)
 			pausedone(c, RPC_INTERNAL, "timerfd");
 	}
-	agentreq_free(&r);
 }
 
 static void
@@ -1493,6 +1504,7 @@ resume(TtrpcCall *call, const uint8_t *req, size_t n)
 		ttrpc_reply(call, RPC_INTERNAL, "cgroup.freeze could not be written",
 		    NULL, 0);
 	} else {
+		c->paused = 0;
 		pausedone(c, RPC_ABORTED, "resumed before it froze");
 		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
 	}
@@ -1543,6 +1555,10 @@ checkoom(Ctr *c)
 	if (st.evoomkill <= c->oomkills)
 		return;
 	c->oomkills = st.evoomkill;
+	if (oomcall && !ttrpc_conn(oomcall)) {	/* its shim left: keep the report */
+		ttrpc_reply(oomcall, RPC_CANCELLED, NULL, NULL, 0);
+		oomcall = NULL;
+	}
 	if (oomcall) {
 		oomreply(oomcall, c->id);
 		oomcall = NULL;
