@@ -7,6 +7,8 @@
  * are taken from the tree into an OciSpec. A known field of the wrong type
  * or out of range is an error naming the field; unknown fields are
  * skipped; null counts as absent, as Go's encoding/json writes it.
+ * oci_parse_process and oci_parse_resources read one section alone (an
+ * exec's process, an Update's linux.resources) with the same code.
  *
  * The security fields follow runc: a capability name husk does not know
  * is left out and listed (runc warns and goes on), while an unknown
