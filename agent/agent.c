@@ -492,6 +492,21 @@ reapgone(void)
 	ngone = j;
 }
 
+/* a cgroup made again is not the dying one any more */
+static void
+ungone(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < ngone; i++) {
+		if (!strcmp(gone[i], path)) {
+			free(gone[i]);
+			gone[i] = gone[--ngone];
+			return;
+		}
+	}
+}
+
 static void
 pausedone(Ctr *c, int code, const char *msg)
 {
@@ -874,6 +889,8 @@ watchctr(Ctr *c)
 	c->oomkills = st.evoomkill;
 	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.events", c->id);
 	c->wdev = inotify_add_watch(inw.fd, path, IN_MODIFY);
+	if (c->wdmem < 0 || c->wdev < 0)
+		glog(LWARN, "container %s: inotify on its cgroup:", c->id);
 }
 
 /* which namespaces the spec joins, by a path: the sandbox's */
@@ -1004,6 +1021,7 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		cgdir[0] = '\0';
 		goto out;
 	}
+	ungone(cgdir);
 	if (cg_apply(r.id, &s, err) < 0) {
 		code = RPC_INVALID;
 		goto out;
