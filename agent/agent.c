@@ -614,65 +614,42 @@ hostport(uint32_t port)
 /*
  * The stdio of a new process: the child's ends in fds (closed by the
  * caller), the agent's copies in p->io (started by the caller). Pipes,
- * or with a terminal a pty: its slave thrice, its master copied from
- * the iport stream and to the oport one.
+ * or with a terminal a pty the child opens in the container and whose
+ * master it sends back (ttyattach): copied from the iport stream and to
+ * the oport one.
  */
 static int
 procio(Proc *p, const AgentReq *r, int fds[3], char *err)
 {
 	uint32_t ports[3];
-	int pfd[2], sock, i, zero = 0, m;
-	struct winsize ws;
+	int pfd[2], sock, i;
 
 	ports[0] = r->iport;
 	ports[1] = r->oport;
 	ports[2] = r->terminal ? 0 : r->eport;
-	if (r->terminal) {
-		if ((p->ptm = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
-		    ioctl(p->ptm, TIOCSPTLCK, &zero) < 0 ||
-		    (fds[0] = ioctl(p->ptm, TIOCGPTPEER, O_RDWR | O_NOCTTY |
-		    O_CLOEXEC)) < 0 ||
-		    (fds[1] = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) < 0 ||
-		    (fds[2] = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) < 0) {
-			seterr(err, "pty:");
-			return -1;
-		}
-		if (r->width || r->height) {
-			memset(&ws, 0, sizeof(ws));
-			ws.ws_col = MIN(r->width, 65535);
-			ws.ws_row = MIN(r->height, 65535);
-			ioctl(p->ptm, TIOCSWINSZ, &ws);
-		}
-	}
 	for (i = 0; i < 3; i++) {
-		if (!r->terminal && !ports[i]) {
-			if ((fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		if (r->terminal && !ports[i] && i != 1)
+			continue;	/* no input; no stderr apart */
+		if (!ports[i]) {
+			if ((sock = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 				seterr(err, "/dev/null:");
 				return -1;
 			}
+			if (!r->terminal) {
+				fds[i] = sock;
+				continue;
+			}
+			/* a terminal's output goes somewhere: dropped */
+			p->io[i] = newcopy(p, -1, sock, 0);
 			continue;
 		}
-		if (r->terminal && i == 2)
-			continue;
-		if (!ports[i] && i == 0)
-			continue;	/* a terminal without input */
-		sock = -1;
-		if (ports[i] && (sock = hostport(ports[i])) < 0) {
+		if ((sock = hostport(ports[i])) < 0) {
 			seterr(err, "stdio stream to host port %u:", ports[i]);
 			return -1;
 		}
-		if (!ports[i] && (sock = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
-			seterr(err, "/dev/null:");	/* a terminal's output, dropped */
-			return -1;
-		}
-		if (r->terminal) {
-			if ((m = fcntl(p->ptm, F_DUPFD_CLOEXEC, 0)) < 0) {
-				close(sock);
-				seterr(err, "dup:");
-				return -1;
-			}
-			p->io[i] = i == 0 ? newcopy(p, sock, m, 0) :
-			    newcopy(p, m, sock, ports[i] != 0);
+		if (r->terminal) {	/* the master's side comes with ttyattach */
+			p->io[i] = i == 0 ? newcopy(p, sock, -1, 0) :
+			    newcopy(p, -1, sock, 1);
 			continue;
 		}
 		if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -683,6 +660,43 @@ procio(Proc *p, const AgentReq *r, int fds[3], char *err)
 		fds[i] = pfd[i == 0 ? 0 : 1];
 		p->io[i] = i == 0 ? newcopy(p, sock, pfd[1], 0) :
 		    newcopy(p, pfd[0], sock, 1);
+	}
+	return 0;
+}
+
+/* the pty master came from the child: the copies get their own dups */
+static int
+ttyattach(Proc *p, const AgentReq *r, char *err)
+{
+	struct winsize ws;
+	Copy *k;
+	int fd;
+
+	if (p->ptm < 0) {
+		seterr(err, "terminal: no pty from the container's process");
+		return -1;
+	}
+	if (r->width || r->height) {
+		memset(&ws, 0, sizeof(ws));
+		ws.ws_col = MIN(r->width, 65535);
+		ws.ws_row = MIN(r->height, 65535);
+		ioctl(p->ptm, TIOCSWINSZ, &ws);
+	}
+	if ((k = p->io[0])) {
+		if ((fd = fcntl(p->ptm, F_DUPFD_CLOEXEC, 0)) < 0) {
+			seterr(err, "dup:");
+			return -1;
+		}
+		k->to = k->ww.fd = fd;
+		setnonblock(fd, 1);
+	}
+	if ((k = p->io[1])) {
+		if ((fd = fcntl(p->ptm, F_DUPFD_CLOEXEC, 0)) < 0) {
+			seterr(err, "dup:");
+			return -1;
+		}
+		k->from = k->rw.fd = fd;
+		setnonblock(fd, 1);
 	}
 	return 0;
 }
@@ -706,20 +720,49 @@ writemap(pid_t pid, const char *file, const OciIdMap *m, size_t n, char *err)
 	return r;
 }
 
-/* read the child's word on the error pipe: 0 ready or exec'd, -1 failed */
+/*
+ * The child's word on the error socket: 0 ready or exec'd, -1 failed.
+ * A descriptor passed with it (a pty master) lands in *fd if fd is not
+ * NULL and *fd < 0, else is closed.
+ */
 static int
-childword(int fd, char *msg, size_t n)
+childword(int sock, char *msg, size_t n, int *fd)
 {
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m;
+	struct iovec iov;
+	struct cmsghdr *h;
 	ssize_t r;
+	int got;
 
 	msg[0] = '\0';
-	while ((r = read(fd, msg, 1)) < 0 && errno == EINTR)
+	memset(&m, 0, sizeof(m));
+	iov.iov_base = msg;
+	iov.iov_len = 1;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof(u.b);
+	while ((r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
+	for (h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+		    h->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&got, CMSG_DATA(h), sizeof(int));
+		if (fd && *fd < 0)
+			*fd = got;
+		else
+			close(got);
+	}
 	if (r <= 0)
 		return r == 0 ? 0 : -1;	/* EOF: exec closed it */
 	if (msg[0] == '\0')
 		return 0;		/* ready */
-	r = readall(fd, msg + 1, n - 2);
+	r = readall(sock, msg + 1, n - 2);
 	msg[r > 0 ? r + 1 : 1] = '\0';
 	return -1;
 }
@@ -799,8 +842,8 @@ execmain(const ProcSetup *ps, const char *root)
 
 /* the child of ps (fds, pipes) is made: say go, read ready; -1 and err */
 static int
-golive(Proc *p, pid_t pid, const char *cgid, const OciSpec *idmaps, int sp[2],
-    int ep[2], char *err)
+golive(Proc *p, const AgentReq *r, pid_t pid, const char *cgid,
+    const OciSpec *idmaps, int sp[2], int ep[2], char *err)
 {
 	char path[PATH_MAX], v[32];
 
@@ -819,7 +862,8 @@ golive(Proc *p, pid_t pid, const char *cgid, const OciSpec *idmaps, int sp[2],
 		seterr(err, "cgroup %s:", path);
 		goto killed;
 	}
-	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, ERRLEN) < 0)
+	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, ERRLEN, &p->ptm) < 0 ||
+	    (r->terminal && ttyattach(p, r, err) < 0))
 		goto killed;
 	p->pid = pid;
 	p->state = CREATED;
@@ -1028,7 +1072,8 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	}
 	if (procio(&c->init, &r, ps.fds, err) < 0)
 		goto out;
-	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
 		seterr(err, "pipe:");
 		goto out;
 	}
@@ -1038,7 +1083,7 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 	ps.startfd = sp[0];
 	ps.errfd = ep[1];
 	if ((pid = spawn(flags, pidns, initmain, &ps, root, err)) < 0 ||
-	    golive(&c->init, pid, r.id, &s, sp, ep, err) < 0)
+	    golive(&c->init, &r, pid, r.id, &s, sp, ep, err) < 0)
 		goto out;
 	c->id = r.id;
 	r.id = NULL;
@@ -1186,7 +1231,8 @@ exec_(TtrpcCall *call, const uint8_t *req, size_t n)
 	p->startfd = p->errfd = p->ptm = -1;
 	if (procio(p, &r, ps.fds, err) < 0)
 		goto out;
-	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
 		seterr(err, "pipe:");
 		goto out;
 	}
@@ -1196,7 +1242,7 @@ exec_(TtrpcCall *call, const uint8_t *req, size_t n)
 	ps.startfd = sp[0];
 	ps.errfd = ep[1];
 	if ((pid = spawn(0, pidns, execmain, &ps, NULL, err)) < 0 ||
-	    golive(p, pid, c->id, NULL, sp, ep, err) < 0)
+	    golive(p, &r, pid, c->id, NULL, sp, ep, err) < 0)
 		goto out;
 	p->execid = r.execid;
 	r.execid = NULL;
@@ -1241,7 +1287,7 @@ start(TtrpcCall *call, const uint8_t *req, size_t n)
 		ttrpc_reply(call, RPC_PRECONDITION, "container is paused", NULL, 0);
 	} else {
 		if (write(p->startfd, "", 1) != 1 || childword(p->errfd, err,
-		    sizeof(err)) < 0) {
+		    sizeof(err), NULL) < 0) {
 			if (!err[0])
 				seterr(err, "the process died before exec");
 			ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);

@@ -19,9 +19,9 @@
 typedef struct {
 	const OciSpec *s;	/* the process fields; for Create also root etc. */
 	const ScProg *filter;	/* the container's seccomp, NULL none */
-	int fds[3];		/* stdio; with tty the pty's slave thrice */
-	int tty;		/* make fds[0] the controlling terminal */
-	int startfd, errfd;
+	int fds[3];		/* stdio, unless tty */
+	int tty;		/* a pty of the container's, its master sent back */
+	int startfd, errfd;	/* errfd is a socket (the master passes on it) */
 	int ns[8];		/* namespaces to join first (setns fds), -1 ends */
 } ProcSetup;
 

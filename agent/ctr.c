@@ -38,6 +38,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <linux/capability.h>
 
@@ -421,6 +422,62 @@ joinns(const ProcSetup *p)
 			fail(p->errfd, "join a namespace of the container:");
 }
 
+/*
+ * A pty of the container's own devpts (so that ttyname and tty work in
+ * it): its slave becomes stdin, stdout, stderr and the controlling
+ * terminal; the master goes to the agent with the ready byte.
+ */
+static int
+terminal(int errfd)
+{
+	int ptm, pts, zero = 0, i;
+
+	if ((ptm = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		fail(errfd, "terminal: /dev/ptmx in the container:");
+	if (ioctl(ptm, TIOCSPTLCK, &zero) < 0 ||
+	    (pts = ioctl(ptm, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0)
+		fail(errfd, "terminal: pty:");
+	for (i = 0; i < 3; i++)
+		if (dup2(pts, i) < 0)
+			fail(errfd, "terminal: stdio:");
+	if (pts > 2)
+		close(pts);
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(errfd, "terminal: controlling terminal:");
+	return ptm;
+}
+
+/* "\0" on errfd (a socket), with fd passed along when >= 0 */
+static int
+ready(int errfd, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m;
+	struct iovec iov;
+	struct cmsghdr *h;
+	char c = '\0';
+
+	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
+	iov.iov_base = &c;
+	iov.iov_len = 1;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	if (fd >= 0) {
+		m.msg_control = u.b;
+		m.msg_controllen = sizeof(u.b);
+		h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	}
+	return sendmsg(errfd, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 /* from the container's root on: the process, then exec at Start */
 static void
 procrun(const ProcSetup *p)
@@ -428,7 +485,7 @@ procrun(const ProcSetup *p)
 	const OciSpec *s = p->s;
 	char prog[PATH_MAX], x, err[ERRLEN];
 	uint32_t last = caplast();	/* the guest kernel's, from the agent's /proc */
-	int errfd = p->errfd;
+	int errfd = p->errfd, ptm = -1;
 	size_t i;
 
 	for (i = 0; i < s->nrlimits; i++) {
@@ -440,15 +497,17 @@ procrun(const ProcSetup *p)
 	if (chdir(s->cwd) < 0)
 		fail(errfd, "cwd %s:", s->cwd);
 	lookpath(s, prog, sizeof(prog), errfd);
-	for (i = 0; i < 3; i++)
+	setsid();
+	if (p->tty)
+		ptm = terminal(errfd);
+	for (i = 0; i < 3 && !p->tty; i++)
 		if (dup2(p->fds[i], i) < 0)
 			fail(errfd, "stdio:");
-	setsid();
-	if (p->tty && ioctl(0, TIOCSCTTY, 0) < 0)
-		fail(errfd, "controlling terminal:");
 	/* ready: wait for Start (EOF without a byte: the container is gone) */
-	if (write(errfd, "", 1) != 1 || read(p->startfd, &x, 1) != 1)
+	if (ready(errfd, ptm) < 0 || read(p->startfd, &x, 1) != 1)
 		_exit(127);
+	if (ptm >= 0)
+		close(ptm);
 	close(p->startfd);
 	if (s->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(errfd, "no_new_privs:");
