@@ -25,9 +25,10 @@
  * id maps and puts the child in its cgroup before it goes on.
  *
  * Stdio: the process gets pipes (a socket as stdout breaks reopening
- * /dev/stdout), or with a terminal a pty's slave as stdin, stdout,
- * stderr and controlling tty; the agent copies between them (or the
- * pty's master) and the vsock streams in the loop. An exit is reported
+ * /dev/stdout), or with a terminal a pty of the container's own devpts
+ * (the child opens it and passes the master back with its ready byte),
+ * whose slave is stdin, stdout, stderr and controlling tty; the agent
+ * copies between them (or the master) and the vsock streams in the loop. An exit is reported
  * (Wait) only when the process is reaped and its output reached EOF,
  * was written out, and the host closed its end: by then every byte is
  * in containerd's FIFO.
