@@ -131,7 +131,7 @@ romountpoints(void)
 {
 	char root[128], out[128], share[128], path[512], err[ERRLEN];
 	char *opts[] = { "rbind", "ro", NULL };
-	OciMount mounts[4];
+	OciMount mounts[5];
 	OciSpec s;
 	Share sh;
 	Rootfs r;
@@ -158,11 +158,15 @@ romountpoints(void)
 	mounts[2].type = "tmpfs";
 	mounts[3].dest = "/dev/../../../escape";
 	mounts[3].type = "tmpfs";
+	mounts[4].dest = "/new/resolv.conf";	/* a file bind, its dir missing */
+	mounts[4].type = "bind";
+	mounts[4].source = "/etc/hostname";
+	mounts[4].options = opts;
 	memset(&s, 0, sizeof(s));
 	s.rootpath = root;
 	s.rootro = 1;
 	s.mounts = mounts;
-	s.nmounts = 4;
+	s.nmounts = 5;
 	memset(&sh, 0, sizeof(sh));
 	memset(&r, 0, sizeof(r));
 	CHECK(share_open(&sh, share, 64 * 1024, 100, err) == 0);
@@ -170,6 +174,8 @@ romountpoints(void)
 	snprintf(path, sizeof(path), "%s/proc", root);
 	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
 	snprintf(path, sizeof(path), "%s/real/hosts", root);
+	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+	snprintf(path, sizeof(path), "%s/new/resolv.conf", root);
 	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
 	/* nothing outside the root */
 	snprintf(path, sizeof(path), "%s/run", out);
