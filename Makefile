@@ -112,8 +112,9 @@ test:
 	test/run
 
 bench: husk
+	test/cri-deps
 	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run \
-		sh -c 'test/bench-boot && test/bench-ctr'
+		sh -c 'test/bench-boot && test/bench-ctr && test/bench-pod'
 
 kernel:
 	kernel/build
