@@ -804,14 +804,14 @@ opdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 	Op *op = arg;
 	Task *t = findtask(op->id);
 	AgentResp ar;
-	char err[ERRLEN];
+	char err[ERRLEN], esc[ERRLEN];
 	Pb pb = { 0 };
 
 	if (t && (op->op == OP_PAUSE || op->op == OP_RESUME))
 		t->pausecall = 0;
-	if (code != RPC_OK) {
-		seterr(err, "%s: %s", opmethod[op->op], msg && msg[0] ? msg :
-		    "the agent failed");
+	if (code != RPC_OK) {	/* the guest's words, escaped */
+		seterr(err, "%s: %s", opmethod[op->op], msg && msg[0] ?
+		    escape(esc, sizeof(esc), msg, strlen(msg)) : "the agent failed");
 		ttrpc_reply(op->c, code, err, NULL, 0);
 	} else if (op->op == OP_PIDS || op->op == OP_STATS) {
 		if (pr_agentresp(resp, n, &ar) < 0 || (op->op == OP_STATS &&
