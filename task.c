@@ -988,15 +988,30 @@ tstats(TtrpcCall *c, const uint8_t *req, size_t n)
 	taskop_free(&r);
 }
 
+/* a memory limit past the VM's RAM: said, since the VM cannot grow */
+static void
+memcheck(Task *t, const OciSpec *s)
+{
+	if (!(s->resset & OCI_RMEM) || s->memlimit < 0 || !S.vmmib ||
+	    (uint64_t)s->memlimit / (1 << 20) <= S.vmmib)
+		return;
+	glog(LWARN, "task %s: memory limit %lld MiB is more than the VM's "
+	    "%u MiB: the VM cannot grow, so the container gets at most what "
+	    "the VM has", t->id, (long long)(s->memlimit >> 20), S.vmmib);
+}
+
 /*
  * linux.resources as JSON, applied by the agent to the container's
  * cgroup; as runc's shim, created, running and paused tasks take it.
- * A memory limit cannot give the container more than the VM has.
+ * It is read here too: a malformed one is refused with json.c's
+ * message, and a memory limit cannot give the container more than the
+ * VM has.
  */
 static void
 tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	char err[ERRLEN];
+	OciSpec s;
 	TaskOp r;
 	Task *t;
 
@@ -1012,7 +1027,11 @@ tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
 	} else if (!r.json || !r.jsonlen) {
 		ttrpc_reply(c, RPC_INVALID, "no resources in the update request",
 		    NULL, 0);
+	} else if (oci_parse_resources(&s, r.json, r.jsonlen, err) < 0) {
+		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
 	} else {
+		memcheck(t, &s);
+		oci_free(&s);
 		opcall(c, t, OP_UPDATE, r.json, r.jsonlen);
 	}
 	taskop_free(&r);

@@ -430,6 +430,13 @@ update(void)
 	pb_raw(&pb, "\x12\x05\x0a", 3);
 	call("Update", &pb, &r);
 	CHECK(spin(&r.done, 1, 2000) && r.code == RPC_INVALID);
+	updatereq(&pb, TASK_URL_RESOURCES, "{\"memory\": {\"limit\": \"x\"}}");
+	call("Update", &pb, &r);
+	CHECK(spin(&r.done, 1, 2000) && r.code == RPC_INVALID);
+	CHECK(strstr(r.msg, "limit") != NULL);
+	updatereq(&pb, TASK_URL_RESOURCES, "{\"memory\": ");
+	call("Update", &pb, &r);
+	CHECK(spin(&r.done, 1, 2000) && r.code == RPC_INVALID);
 	CHECK(ag[A_UPDATE].n == n);
 	/* the agent's refusal, with its message */
 	updatereq(&pb, TASK_URL_RESOURCES, "{\"cpu\": {\"cpus\": \"99\"}}");
