@@ -856,6 +856,8 @@ typedef struct {
 	TtrpcCall *c;
 	char *id;
 	int op;			/* OP_* */
+	int setmem;		/* Update: gives a memory limit, memlimit */
+	int64_t memlimit;
 } Op;
 
 /* the exec whose process has guest pid gpid, NULL for none */
@@ -917,6 +919,8 @@ opdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 		agentresp_free(&ar);
 	} else {
 		/* Update, Pause, Resume: the state follows, containerd hears */
+		if (t && op->setmem)
+			t->memlimit = op->memlimit;
 		if (t && t->state == T_RUNNING && op->op != OP_UPDATE) {
 			t->paused = op->op == OP_PAUSE;
 			trace(t->paused ? "paused" : "resumed", t);
@@ -928,9 +932,10 @@ opdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 	free(op);
 }
 
-/* the agent call of op for t, with json (Update) */
+/* the agent call of op for t, with json and its resources s (Update) */
 static void
-opcall(TtrpcCall *c, Task *t, int op, const char *json, size_t jsonlen)
+opcall(TtrpcCall *c, Task *t, int op, const char *json, size_t jsonlen,
+    const OciSpec *s)
 {
 	AgentReq r;
 	Op *o;
@@ -943,6 +948,10 @@ opcall(TtrpcCall *c, Task *t, int op, const char *json, size_t jsonlen)
 	o->c = c;
 	o->id = estrdup(t->id);
 	o->op = op;
+	if (s && (s->resset & OCI_RMEM)) {
+		o->setmem = 1;
+		o->memlimit = s->memlimit;
+	}
 	if (sandbox_call(S.sb, opmethod[op], &r, agent_timeout_ms, opdone, o) < 0) {
 		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
 		free(o->id);
@@ -984,7 +993,7 @@ tstats(TtrpcCall *c, const uint8_t *req, size_t n)
 
 	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
 		return;
-	opcall(c, t, OP_STATS, NULL, 0);
+	opcall(c, t, OP_STATS, NULL, 0, NULL);
 	taskop_free(&r);
 }
 
@@ -992,12 +1001,12 @@ tstats(TtrpcCall *c, const uint8_t *req, size_t n)
 static void
 memcheck(Task *t, const OciSpec *s)
 {
-	if (!(s->resset & OCI_RMEM) || s->memlimit < 0 || !S.vmmib ||
-	    (uint64_t)s->memlimit / (1 << 20) <= S.vmmib)
+	if (!(s->resset & OCI_RMEM) || s->memlimit < 0 || !S.vmmemmib ||
+	    (uint64_t)s->memlimit / (1 << 20) <= S.vmmemmib)
 		return;
 	glog(LWARN, "task %s: memory limit %lld MiB is more than the VM's "
 	    "%u MiB: the VM cannot grow, so the container gets at most what "
-	    "the VM has", t->id, (long long)(s->memlimit >> 20), S.vmmib);
+	    "the VM has", t->id, (long long)(s->memlimit >> 20), S.vmmemmib);
 }
 
 /*
@@ -1031,8 +1040,8 @@ tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
 		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
 	} else {
 		memcheck(t, &s);
+		opcall(c, t, OP_UPDATE, r.json, r.jsonlen, &s);
 		oci_free(&s);
-		opcall(c, t, OP_UPDATE, r.json, r.jsonlen);
 	}
 	taskop_free(&r);
 }
@@ -1059,7 +1068,7 @@ tpause(TtrpcCall *c, const uint8_t *req, size_t n)
 		ttrpc_reply(c, RPC_PRECONDITION, "cannot pause a paused container",
 		    NULL, 0);
 	else
-		opcall(c, t, OP_PAUSE, NULL, 0);
+		opcall(c, t, OP_PAUSE, NULL, 0, NULL);
 	taskop_free(&r);
 }
 
@@ -1084,7 +1093,7 @@ tresume(TtrpcCall *c, const uint8_t *req, size_t n)
 		ttrpc_reply(c, RPC_PRECONDITION, "cannot resume a running process",
 		    NULL, 0);
 	else
-		opcall(c, t, OP_RESUME, NULL, 0);
+		opcall(c, t, OP_RESUME, NULL, 0, NULL);
 	taskop_free(&r);
 }
 
@@ -1184,7 +1193,7 @@ tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 	if (t->state == T_STOPPED)
 		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
 	else
-		opcall(c, t, OP_PIDS, NULL, 0);
+		opcall(c, t, OP_PIDS, NULL, 0, NULL);
 	taskop_free(&r);
 }
 
