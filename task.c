@@ -1048,53 +1048,43 @@ tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
 
 /* the guest cgroup's freezer; the states and refusals are runc's shim's */
 static void
-tpause(TtrpcCall *c, const uint8_t *req, size_t n)
+freezer(TtrpcCall *c, const uint8_t *req, size_t n, int op)
 {
+	int pause = op == OP_PAUSE;
+	const char *no = NULL;
 	TaskOp r;
 	Task *t;
 
 	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
 		return;
 	if (t->pausecall)
-		ttrpc_reply(c, RPC_PRECONDITION, "a pause or resume of the task "
-		    "is in progress", NULL, 0);
+		no = "a pause or resume of the task is in progress";
 	else if (t->state == T_CREATED)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot pause task in created "
-		    "state", NULL, 0);
+		no = pause ? "cannot pause task in created state" :
+		    "cannot resume task in created state";
 	else if (t->state == T_STOPPED)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot pause a stopped container",
-		    NULL, 0);
-	else if (t->paused)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot pause a paused container",
-		    NULL, 0);
+		no = pause ? "cannot pause a stopped container" :
+		    "cannot resume a stopped container";
+	else if (t->paused == pause)
+		no = pause ? "cannot pause a paused container" :
+		    "cannot resume a running process";
+	if (no)
+		ttrpc_reply(c, RPC_PRECONDITION, no, NULL, 0);
 	else
-		opcall(c, t, OP_PAUSE, NULL, 0, NULL);
+		opcall(c, t, op, NULL, 0, NULL);
 	taskop_free(&r);
+}
+
+static void
+tpause(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	freezer(c, req, n, OP_PAUSE);
 }
 
 static void
 tresume(TtrpcCall *c, const uint8_t *req, size_t n)
 {
-	TaskOp r;
-	Task *t;
-
-	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
-		return;
-	if (t->pausecall)
-		ttrpc_reply(c, RPC_PRECONDITION, "a pause or resume of the task "
-		    "is in progress", NULL, 0);
-	else if (t->state == T_CREATED)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot resume task in created "
-		    "state", NULL, 0);
-	else if (t->state == T_STOPPED)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot resume a stopped container",
-		    NULL, 0);
-	else if (!t->paused)
-		ttrpc_reply(c, RPC_PRECONDITION, "cannot resume a running process",
-		    NULL, 0);
-	else
-		opcall(c, t, OP_RESUME, NULL, 0, NULL);
-	taskop_free(&r);
+	freezer(c, req, n, OP_RESUME);
 }
 
 static void
