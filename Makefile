@@ -6,13 +6,14 @@ include config.mk
 
 LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o
 OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
-AGENTOBJ = agent/agent.o util.o proto.o json.o ttrpc.o seccomp.o
+AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
 TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/virtiofs_test test/share_test test/util_test \
-	test/seccomp_test
+	test/seccomp_test test/agent_test
 SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/virtiofs_test-san \
-	test/share_test-san test/util_test-san test/seccomp_test-san
+	test/share_test-san test/util_test-san test/seccomp_test-san \
+	test/agent_test-san
 
 all: husk
 
@@ -27,6 +28,7 @@ kh:
 	ln -sf /usr/include/$$(gcc -dumpmachine)/asm kh/asm
 
 $(OBJ) $(AGENTOBJ): config.h config.mk husk.h kh
+$(AGENTOBJ): agent/agent.h
 
 # x86-64 syscall names for seccomp.c, from the kernel headers
 kh/sysnames.h: kh
@@ -55,6 +57,7 @@ test/vsock_test: test/vsock_test.c test/guest.h
 test/share_test: test/share_test.c
 test/util_test: test/util_test.c
 test/seccomp_test: test/seccomp_test.c
+test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
 $(TESTS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 
@@ -67,6 +70,7 @@ test/vsock_test-san: test/vsock_test.c test/guest.h
 test/share_test-san: test/share_test.c
 test/util_test-san: test/util_test.c
 test/seccomp_test-san: test/seccomp_test.c
+test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
 $(SANTESTS): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 

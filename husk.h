@@ -203,15 +203,31 @@ typedef struct {
 	size_t nuidmap, ngidmap;
 	OciSeccomp *seccomp;		/* NULL: none */
 	char **masked, **readonly;	/* maskedPaths, readonlyPaths; never NULL */
-	int64_t memlimit;		/* linux.resources.memory.limit; -1 none */
+	char **sysctlkeys, **sysctlvals;	/* linux.sysctl, nsysctl of each */
+	size_t nsysctl;
+	/* linux.resources: resset says which fields were given; a limit
+	 * of -1 is none or unlimited ("max" when given) */
+	unsigned resset;		/* OCI_R* */
+	int64_t memlimit;		/* memory.limit; -1 none */
+	int64_t memreserve;		/* memory.reservation; -1 none */
+	int64_t memswap;		/* memory.swap (memory + swap); -1 none */
 	uint64_t cpushares;		/* 0 none */
 	int64_t cpuquota;		/* -1 none */
 	uint64_t cpuperiod;		/* 0 none */
+	char *cpus, *mems;		/* cpu.cpus, cpu.mems; NULL none */
 	int64_t pidslimit;		/* -1 none */
+	uint32_t blkioweight;		/* blockIO.weight, 10..1000; 0 none */
 	char **annokeys, **annovals;	/* annotations, nanno of each */
 	size_t nanno;
 } OciSpec;
+enum { OCI_RMEM = 1, OCI_RMEMRES = 2, OCI_RSWAP = 4, OCI_RSHARES = 8,
+	OCI_RQUOTA = 16, OCI_RPERIOD = 32, OCI_RCPUS = 64, OCI_RMEMS = 128,
+	OCI_RPIDS = 256, OCI_RBLKIO = 512 };
 int oci_parse(OciSpec *s, const char *buf, size_t n, char *err);	/* 0, or -1 and err */
+/* one section alone, into the OciSpec fields it fills (the rest default):
+ * a "process" object (what an exec runs), a "linux.resources" object */
+int oci_parse_process(OciSpec *s, const char *buf, size_t n, char *err);
+int oci_parse_resources(OciSpec *s, const char *buf, size_t n, char *err);
 void oci_free(OciSpec *s);
 
 /* the agent API (husk.agent.v1.Agent), shared by the shim and agent/ */

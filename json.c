@@ -7,6 +7,8 @@
  * are taken from the tree into an OciSpec. A known field of the wrong type
  * or out of range is an error naming the field; unknown fields are
  * skipped; null counts as absent, as Go's encoding/json writes it.
+ * oci_parse_process and oci_parse_resources read one section alone (an
+ * exec's process, an Update's linux.resources) with the same code.
  *
  * The security fields follow runc: a capability name husk does not know
  * is left out and listed (runc warns and goes on), while an unknown
@@ -945,10 +947,100 @@ paths(const J *lx, const char *key, const char *field, char ***out, char *err)
 	return 0;
 }
 
+/* a limit: -1 stays -1 (none, or "max" once given); others below 0 too */
+static int
+getlimit(const J *o, const char *key, const char *field, int64_t *v,
+    unsigned bit, unsigned *set, char *err)
+{
+	if (!get(o, key))
+		return 0;
+	if (geti64(o, key, field, v, err) < 0)
+		return -1;
+	if (*v < 0)
+		*v = -1;
+	*set |= bit;
+	return 0;
+}
+
+/* linux.resources, as Create and Update take it */
+static int
+resources(OciSpec *s, const J *res, char *err)
+{
+	const J *mem, *cpu, *pids, *blk;
+	uint64_t w = 0;
+
+	if (getobj(res, "memory", "linux.resources.memory", &mem, err) < 0 ||
+	    getobj(res, "cpu", "linux.resources.cpu", &cpu, err) < 0 ||
+	    getobj(res, "pids", "linux.resources.pids", &pids, err) < 0 ||
+	    getobj(res, "blockIO", "linux.resources.blockIO", &blk, err) < 0 ||
+	    getlimit(mem, "limit", "linux.resources.memory.limit", &s->memlimit,
+	    OCI_RMEM, &s->resset, err) < 0 ||
+	    getlimit(mem, "reservation", "linux.resources.memory.reservation",
+	    &s->memreserve, OCI_RMEMRES, &s->resset, err) < 0 ||
+	    getlimit(mem, "swap", "linux.resources.memory.swap", &s->memswap,
+	    OCI_RSWAP, &s->resset, err) < 0 ||
+	    getu64(cpu, "shares", "linux.resources.cpu.shares", &s->cpushares, err) < 0 ||
+	    getlimit(cpu, "quota", "linux.resources.cpu.quota", &s->cpuquota,
+	    OCI_RQUOTA, &s->resset, err) < 0 ||
+	    getu64(cpu, "period", "linux.resources.cpu.period", &s->cpuperiod, err) < 0 ||
+	    getstr(cpu, "cpus", "linux.resources.cpu.cpus", &s->cpus, err) < 0 ||
+	    getstr(cpu, "mems", "linux.resources.cpu.mems", &s->mems, err) < 0 ||
+	    getlimit(pids, "limit", "linux.resources.pids.limit", &s->pidslimit,
+	    OCI_RPIDS, &s->resset, err) < 0 ||
+	    getu64(blk, "weight", "linux.resources.blockIO.weight", &w, err) < 0)
+		return -1;
+	/* 0 quota or pids limit: none, as runc reads them */
+	if (s->cpuquota == 0)
+		s->cpuquota = -1;
+	if (s->pidslimit == 0)
+		s->pidslimit = -1;
+	if (s->cpushares)
+		s->resset |= OCI_RSHARES;
+	if (s->cpuperiod)
+		s->resset |= OCI_RPERIOD;
+	if (s->cpus)
+		s->resset |= OCI_RCPUS;
+	if (s->mems)
+		s->resset |= OCI_RMEMS;
+	if (w && (w < 10 || w > 1000)) {
+		seterr(err, "config.json: linux.resources.blockIO.weight: %llu is "
+		    "outside 10..1000", (unsigned long long)w);
+		return -1;
+	}
+	if (w) {
+		s->blkioweight = w;
+		s->resset |= OCI_RBLKIO;
+	}
+	return 0;
+}
+
+/* linux.sysctl: keys are dotted names under /proc/sys, nothing else */
+static int
+sysctl(OciSpec *s, const J *o, char *err)
+{
+	size_t i;
+	const char *k;
+
+	s->sysctlkeys = ecalloc(o->n + 1, sizeof(char *));
+	s->sysctlvals = ecalloc(o->n + 1, sizeof(char *));
+	for (i = 0; i < o->n; i++) {
+		k = o->kids[i].key;
+		if (o->kids[i].type != JSTR)
+			return typeerr(err, "linux.sysctl", "string values");
+		if (!k[0] || k[0] == '.' || strchr(k, '/') || strstr(k, "..")) {
+			seterr(err, "config.json: linux.sysctl: invalid key '%s'", k);
+			return -1;
+		}
+		s->sysctlkeys[s->nsysctl] = estrdup(k);
+		s->sysctlvals[s->nsysctl++] = estrdup(o->kids[i].s);
+	}
+	return 0;
+}
+
 static int
 linuxsec(OciSpec *s, const J *lx, char *err)
 {
-	const J *l, *res, *mem, *cpu, *pids;
+	const J *l, *res;
 	size_t i, k;
 	OciNs *n;
 
@@ -997,21 +1089,10 @@ linuxsec(OciSpec *s, const J *lx, char *err)
 		return -1;
 	}
 	if (getobj(lx, "resources", "linux.resources", &res, err) < 0 ||
-	    getobj(res, "memory", "linux.resources.memory", &mem, err) < 0 ||
-	    getobj(res, "cpu", "linux.resources.cpu", &cpu, err) < 0 ||
-	    getobj(res, "pids", "linux.resources.pids", &pids, err) < 0 ||
-	    geti64(mem, "limit", "linux.resources.memory.limit", &s->memlimit, err) < 0 ||
-	    getu64(cpu, "shares", "linux.resources.cpu.shares", &s->cpushares, err) < 0 ||
-	    geti64(cpu, "quota", "linux.resources.cpu.quota", &s->cpuquota, err) < 0 ||
-	    getu64(cpu, "period", "linux.resources.cpu.period", &s->cpuperiod, err) < 0 ||
-	    geti64(pids, "limit", "linux.resources.pids.limit", &s->pidslimit, err) < 0)
+	    (res && resources(s, res, err) < 0) ||
+	    getobj(lx, "sysctl", "linux.sysctl", &l, err) < 0 ||
+	    (l && sysctl(s, l, err) < 0))
 		return -1;
-	if (s->memlimit < 0)
-		s->memlimit = -1;
-	if (s->cpuquota <= 0)
-		s->cpuquota = -1;
-	if (s->pidslimit <= 0)
-		s->pidslimit = -1;
 	return 0;
 }
 
@@ -1034,41 +1115,56 @@ annotations(OciSpec *s, const J *a, char *err)
 	return 0;
 }
 
-int
-oci_parse(OciSpec *s, const char *buf, size_t n, char *err)
+/* the defaults of a spec with nothing in it */
+static void
+ociinit(OciSpec *s)
 {
-	P x;
-	J top;
-	const J *o, *l;
-
 	memset(s, 0, sizeof(*s));
-	memset(&top, 0, sizeof(top));
-	s->memlimit = s->cpuquota = s->pidslimit = -1;
+	s->memlimit = s->memreserve = s->memswap = s->cpuquota = s->pidslimit = -1;
 	s->args = ecalloc(1, sizeof(char *));
 	s->env = ecalloc(1, sizeof(char *));
 	s->capunknown = ecalloc(1, sizeof(char *));
 	s->masked = ecalloc(1, sizeof(char *));
 	s->readonly = ecalloc(1, sizeof(char *));
+}
+
+/* the text as one JSON object */
+static int
+parsetop(J *top, const char *buf, size_t n, char *err)
+{
+	P x;
+
+	memset(top, 0, sizeof(*top));
 	if (n > OCI_MAXJSON) {
 		seterr(err, "config.json: %zu bytes, more than the %d husk reads",
 		    n, OCI_MAXJSON);
-		goto fail;
+		return -1;
 	}
 	x.start = x.p = buf;
 	x.end = buf + n;
 	x.err = err;
 	x.depth = 0;
-	if (value(&x, &top) < 0)
-		goto fail;
+	if (value(&x, top) < 0)
+		return -1;
 	ws(&x);
-	if (x.p < x.end) {
-		perr(&x, "text after the top-level value");
-		goto fail;
-	}
-	if (top.type != JOBJ) {
+	if (x.p < x.end)
+		return perr(&x, "text after the top-level value");
+	if (top->type != JOBJ) {
 		seterr(err, "config.json: the top level is not an object");
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+int
+oci_parse(OciSpec *s, const char *buf, size_t n, char *err)
+{
+	J top;
+	const J *o, *l;
+
+	ociinit(s);
+	if (parsetop(&top, buf, n, err) < 0)
+		goto fail;
 	if (getobj(&top, "process", "process", &o, err) < 0 ||
 	    (o && process(s, o, err) < 0) ||
 	    getobj(&top, "root", "root", &o, err) < 0 ||
@@ -1090,6 +1186,38 @@ fail:
 	jfree(&top);
 	oci_free(s);
 	return -1;
+}
+
+int
+oci_parse_process(OciSpec *s, const char *buf, size_t n, char *err)
+{
+	J top;
+
+	ociinit(s);
+	if (parsetop(&top, buf, n, err) < 0 || process(s, &top, err) < 0) {
+		jfree(&top);
+		oci_free(s);
+		return -1;
+	}
+	if (!s->cwd)
+		s->cwd = estrdup("/");
+	jfree(&top);
+	return 0;
+}
+
+int
+oci_parse_resources(OciSpec *s, const char *buf, size_t n, char *err)
+{
+	J top;
+
+	ociinit(s);
+	if (parsetop(&top, buf, n, err) < 0 || resources(s, &top, err) < 0) {
+		jfree(&top);
+		oci_free(s);
+		return -1;
+	}
+	jfree(&top);
+	return 0;
 }
 
 void
@@ -1135,5 +1263,9 @@ oci_free(OciSpec *s)
 	}
 	free(s->annokeys);
 	free(s->annovals);
+	freestrs(s->sysctlkeys);
+	freestrs(s->sysctlvals);
+	free(s->cpus);
+	free(s->mems);
 	memset(s, 0, sizeof(*s));
 }

@@ -5,32 +5,41 @@
  * serves husk's agent API (husk.agent.v1.Agent) over ttrpc on vsock port
  * 1024, one ttrpc connection per accepted socket, all in one epoll loop.
  *
- * Containers, like a tiny runc: Create parses the OCI config.json (the
- * same json.c as the host), connects the stdio streams to the host ports
- * it was given, and clones the container's init into new mount, PID, IPC
- * and UTS namespaces. The child mounts the container's root from
- * virtio-fs (/run/husk/fs/<id>, the host's shared directory), the OCI
- * mounts, pivots into it, applies hostname and rlimits, then waits on a
- * pipe; Start lets it set its ids and exec. A second pipe, closed on exec,
- * carries setup and exec errors back as text.
- *
- * Least privilege, in runc's order. The agent compiles the seccomp
- * section to BPF before the clone (a bad profile fails Create), writes
- * the id maps of a new user namespace and puts the child in its cgroup,
- * then lets it go. The child unshares its cgroup namespace, mounts,
- * pivots, applies readonlyPaths then maskedPaths, and reports ready. At
- * Start: no_new_privs, the filter if no_new_privs is off (loading it
- * then needs CAP_SYS_ADMIN, still held), the bounding set cut, the ids
- * set with the capabilities kept across setuid, capset and the ambient
- * set, the filter if no_new_privs is on (as late as possible), exec.
- * Without a capabilities section the process keeps every capability,
- * as with runc.
+ * Containers, like a tiny runc. Each has its init (Create) and up to
+ * MAXEXEC exec processes (Exec, named by execid); every request names a
+ * process by container id and execid ("" the init). Create parses the
+ * OCI config.json (the same json.c as the host), compiles its seccomp
+ * section (a bad profile fails Create), makes the guest cgroup
+ * /sys/fs/cgroup/<id> with the spec's resources (cgroup.c), connects
+ * the stdio streams to the host ports it was given, and clones the init
+ * into new mount, PID, IPC and UTS namespaces, or, where the spec gives
+ * a namespace path and the request a sandbox, into the sandbox
+ * container's PID, IPC, UTS namespaces (a pod); the VM's network is
+ * every container's. Exec forks a process in the init's PID namespace
+ * (the agent joins it for the fork only, so every process is the
+ * agent's child and its exit reaches the agent's SIGCHLD), which joins
+ * the init's other namespaces and the cgroup. ctr.c is the child's side:
+ * root, mounts, privileges, exec at Start. Two pipes per new process:
+ * one lets it go (setup, then exec), the other, closed on exec, carries
+ * "ready" or an error as text. The agent writes a new user namespace's
+ * id maps and puts the child in its cgroup before it goes on.
  *
  * Stdio: the process gets pipes (a socket as stdout breaks reopening
- * /dev/stdout); the agent copies between them and the vsock streams in
- * the loop. An exit is reported (Wait) only when the process is reaped
- * and its stdout and stderr reached EOF, were written out, and the host
- * closed its end: by then every byte is in containerd's FIFO.
+ * /dev/stdout), or with a terminal a pty of the container's own devpts
+ * (the child opens it and passes the master back with its ready byte),
+ * whose slave is stdin, stdout, stderr and controlling tty; the agent
+ * copies between them (or the master) and the vsock streams in the loop. An exit is reported
+ * (Wait) only when the process is reaped and its output reached EOF,
+ * was written out, and the host closed its end: by then every byte is
+ * in containerd's FIFO.
+ *
+ * The cgroup serves Pids (cgroup.procs), Stats, Update, Pause and Resume
+ * (cgroup.freeze; Pause answers once cgroup.events says frozen, seen by
+ * inotify, or fails after FREEZENS) and Oom: one inotify fd watches each
+ * container's memory.events, and a grown oom_kill answers the one Oom
+ * call the shim keeps waiting, or is queued (MAXOOM) until it comes.
+ * Everything a request can make the agent hold is capped (the enum
+ * below the container types).
  *
  * With "husk.poweroff" on the kernel command line it powers the VM off as
  * soon as the mounts are done: the trivial init the boot benchmark uses.
@@ -38,31 +47,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <linux/capability.h>
 #include <linux/vm_sockets.h>
 
 #include "../husk.h"
+#include "agent.h"
 
 
 static const struct {
@@ -84,21 +89,10 @@ static Watch lsnw = { -1, NULL, NULL, 0 };
 static Watch sigw = { -1, NULL, NULL, 0 };
 static Watch offw = { -1, NULL, NULL, 0 };
 
-static int
-writestr(const char *path, const char *s)
-{
-	int fd, r;
-
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -1;
-	r = writeall(fd, s, strlen(s)) < 0 ? -1 : 0;
-	close(fd);
-	return r;
-}
-
 static void
 setup(void)
 {
+	static const char *controllers[] = { "+cpu", "+cpuset", "+io", "+memory", "+pids" };
 	size_t i;
 
 	for (i = 0; i < LEN(mounts); i++) {
@@ -109,7 +103,9 @@ setup(void)
 	}
 	mkdir("/tmp", 01777);
 	/* containers get their resources from these controllers */
-	writestr("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu");
+	for (i = 0; i < LEN(controllers); i++)
+		if (writestr(CGROOT "/cgroup.subtree_control", controllers[i]) < 0)
+			warn("cgroup controller %s:", controllers[i] + 1);
 }
 
 static int
@@ -153,22 +149,6 @@ poweroffcb(Watch *w, uint32_t ev)
 	(void)w;
 	(void)ev;
 	poweroff();
-}
-
-static int
-readfile(const char *path, char *buf, size_t n)
-{
-	int fd;
-	ssize_t r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	r = readall(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -1;
-	buf[r] = '\0';
-	return 0;
 }
 
 /* count the CPUs in a list such as "0-3,5" */
@@ -241,13 +221,22 @@ shutdown_(TtrpcCall *c, const uint8_t *req, size_t n)
 		poweroff();
 }
 
-/* containers */
+/* containers and their processes */
 enum { CREATED, RUNNING, EXITED };
-#define FSDIR	SHARE_GUESTDIR		/* the virtio-fs share, tag SHARE_TAG */
+enum {
+	MAXCTR = 1024,		/* containers in the VM */
+	MAXEXEC = 1024,		/* exec processes of one container */
+	MAXWAIT = 64,		/* Wait calls held for one process */
+	MAXPAUSE = 16,		/* Pause calls held for one container */
+	MAXOOM = 64,		/* OOM reports held while no Oom call waits */
+	MAXGONE = 256		/* cgroups of removed containers still to rmdir */
+};
+#define FREEZENS	(2 * 1000000000ull)	/* Pause waits this long for frozen */
 
 typedef struct Ctr Ctr;
+typedef struct Proc Proc;
 typedef struct {
-	Ctr *c;
+	Proc *p;
 	int from, to;		/* -1 once closed */
 	int tosock;		/* to is the vsock stream: shut it, await the host */
 	Watch rw, ww;
@@ -255,20 +244,46 @@ typedef struct {
 	char buf[65536];
 	size_t off, n;
 	int eof, done;
+	int closing;		/* CloseIO: EOF once nothing more is readable */
 } Copy;
-struct Ctr {
-	char *id;
+struct Proc {
+	Ctr *c;
+	char *execid;		/* NULL: the container's init */
 	pid_t pid;
 	int state, status;
 	int startfd;		/* write end of the start pipe */
 	int errfd;		/* read end of the error pipe, closed on exec */
+	int ptm;		/* the pty's master (ResizePty), -1 none */
 	Copy *io[3];
 	TtrpcCall **waiters;
 	size_t nwait;
+	Proc *next;		/* the container's execs */
+};
+struct Ctr {
+	char *id;
+	Proc init;
+	Proc *execs;
+	size_t nexec;
+	ScProg filter;		/* linux.seccomp, for the execs too */
+	int hasfilter;
+	int wdmem, wdev;	/* inotify: memory.events, cgroup.events; -1 */
+	uint64_t oomkills;	/* memory.events oom_kill reported so far */
+	int paused;		/* cgroup.freeze is 1: no process can be set up */
+	TtrpcCall *pausers[MAXPAUSE];
+	size_t npause;
+	Watch freezew;		/* Pause's deadline */
 	Ctr *next;
 };
 
 static Ctr *ctrs;
+static size_t nctr;
+static Watch inw = { -1, NULL, NULL, 0 };	/* inotify: the cgroups' events */
+static TtrpcCall *oomcall;		/* the Oom call in flight */
+static char *oomq[MAXOOM];		/* reports no call took yet */
+static size_t noomq;
+static char *gone[MAXGONE];		/* cgroup dirs still busy */
+static size_t ngone;
+static int fsmounted;			/* the share is at FSDIR */
 
 static Ctr *
 findctr(const char *id)
@@ -280,28 +295,41 @@ findctr(const char *id)
 	return c;
 }
 
-static int
-iodone(Ctr *c)
+/* execid "" or NULL: the init */
+static Proc *
+findproc(Ctr *c, const char *execid)
 {
-	return (!c->io[1] || c->io[1]->done) && (!c->io[2] || c->io[2]->done);
+	Proc *p;
+
+	if (!execid || !execid[0])
+		return &c->init;
+	for (p = c->execs; p && strcmp(p->execid, execid); p = p->next)
+		;
+	return p;
+}
+
+static int
+iodone(Proc *p)
+{
+	return (!p->io[1] || p->io[1]->done) && (!p->io[2] || p->io[2]->done);
 }
 
 /* the exit is reported once the process is gone and its output delivered */
 static void
-settle(Ctr *c)
+settle(Proc *p)
 {
 	Pb pb = { 0 };
 	AgentResp ar = { 0 };
 	size_t i;
 
-	if (c->state != EXITED || !iodone(c))
+	if (p->state != EXITED || !iodone(p))
 		return;
-	ar.pid = c->pid;
-	ar.status = c->status;
+	ar.pid = p->pid;
+	ar.status = p->status;
 	pb_agentresp(&pb, &ar);
-	for (i = 0; i < c->nwait; i++)
-		ttrpc_reply(c->waiters[i], RPC_OK, NULL, pb.b, pb.n);
-	c->nwait = 0;
+	for (i = 0; i < p->nwait; i++)
+		ttrpc_reply(p->waiters[i], RPC_OK, NULL, pb.b, pb.n);
+	p->nwait = 0;
 	pb_free(&pb);
 }
 
@@ -347,9 +375,9 @@ copyio(Copy *k)
 		}
 		if (k->off == k->n) {
 			n = read(k->from, k->buf, sizeof(k->buf));
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			if (n < 0 && (errno == EAGAIN || errno == EINTR) && !k->closing)
 				break;
-			if (n <= 0) {
+			if (n <= 0) {	/* EOF, a pty's EIO, or CloseIO */
 				k->eof = 1;
 				continue;
 			}
@@ -371,7 +399,7 @@ copyio(Copy *k)
 		k->off += n;
 	}
 	if (k->done) {
-		settle(k->c);
+		settle(k->p);
 		return;
 	}
 	k->rw.fd = k->from;
@@ -390,11 +418,11 @@ copycb(Watch *w, uint32_t ev)
 }
 
 static Copy *
-newcopy(Ctr *c, int from, int to, int tosock)
+newcopy(Proc *p, int from, int to, int tosock)
 {
 	Copy *k = ecalloc(1, sizeof(*k));
 
-	k->c = c;
+	k->p = p;
 	k->from = from;
 	k->to = to;
 	k->tosock = tosock;
@@ -407,53 +435,161 @@ newcopy(Ctr *c, int from, int to, int tosock)
 	return k;
 }
 
+/* everything a process holds; the Proc itself stays */
+static void
+freeproc(Proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (p->io[i]) {
+			copyclose(p->io[i]);
+			loop_defer(free, p->io[i]);
+			p->io[i] = NULL;
+		}
+	}
+	for (i = 0; i < p->nwait; i++)
+		ttrpc_reply(p->waiters[i], RPC_NOTFOUND, "process removed", NULL, 0);
+	free(p->waiters);
+	p->waiters = NULL;
+	p->nwait = 0;
+	if (p->startfd >= 0)
+		close(p->startfd);
+	if (p->errfd >= 0)
+		close(p->errfd);
+	if (p->ptm >= 0)
+		close(p->ptm);
+	p->startfd = p->errfd = p->ptm = -1;
+	free(p->execid);
+	p->execid = NULL;
+}
+
+/* SIGKILL to every process of the container's cgroup */
+static void
+killall(Ctr *c, int sig)
+{
+	uint32_t *pids = emalloc(AGENT_MAXPIDS * sizeof(*pids));
+	size_t i, n;
+
+	n = cg_pids(c->id, pids, AGENT_MAXPIDS);
+	for (i = 0; i < n; i++)
+		kill(pids[i], sig);
+	free(pids);
+}
+
+/* rmdir the cgroups whose processes were still dying */
+static void
+reapgone(void)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < ngone; i++) {
+		if (rmdir(gone[i]) < 0 && errno == EBUSY) {
+			gone[j++] = gone[i];
+			continue;
+		}
+		free(gone[i]);
+	}
+	ngone = j;
+}
+
+/* a cgroup made again is not the dying one any more */
+static void
+ungone(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < ngone; i++) {
+		if (!strcmp(gone[i], path)) {
+			free(gone[i]);
+			gone[i] = gone[--ngone];
+			return;
+		}
+	}
+}
+
+static void
+pausedone(Ctr *c, int code, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < c->npause; i++)
+		ttrpc_reply(c->pausers[i], code, msg, NULL, 0);
+	c->npause = 0;
+	if (c->freezew.fd >= 0)
+		loop_timer(&c->freezew, 0);
+}
+
 static void
 freectr(Ctr *c)
 {
 	Ctr **pp;
-	size_t i;
+	Proc *p;
 	char path[PATH_MAX];
 
 	for (pp = &ctrs; *pp && *pp != c; pp = &(*pp)->next)
 		;
-	if (*pp)
+	if (*pp) {
 		*pp = c->next;
-	for (i = 0; i < 3; i++) {
-		if (c->io[i]) {
-			copyclose(c->io[i]);
-			loop_defer(free, c->io[i]);
-		}
+		nctr--;
 	}
-	for (i = 0; i < c->nwait; i++)
-		ttrpc_reply(c->waiters[i], RPC_NOTFOUND, "container removed", NULL, 0);
-	if (c->startfd >= 0)
-		close(c->startfd);
-	if (c->errfd >= 0)
-		close(c->errfd);
-	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", c->id);
-	rmdir(path);
-	free(c->waiters);
+	while ((p = c->execs)) {
+		c->execs = p->next;
+		freeproc(p);
+		free(p);
+	}
+	freeproc(&c->init);
+	pausedone(c, RPC_NOTFOUND, "container removed");
+	if (c->freezew.fd >= 0) {
+		loop_del(&c->freezew);
+		close(c->freezew.fd);
+	}
+	if (c->wdmem >= 0)
+		inotify_rm_watch(inw.fd, c->wdmem);
+	if (c->wdev >= 0)
+		inotify_rm_watch(inw.fd, c->wdev);
+	if (c->hasfilter)
+		sc_free(&c->filter);
+	/* what still runs in the cgroup (an exec in a shared PID namespace) */
+	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.kill", c->id);
+	if (writestr(path, "1") < 0)
+		killall(c, SIGKILL);
+	snprintf(path, sizeof(path), CGROOT "/%s", c->id);
+	if (rmdir(path) < 0 && errno == EBUSY) {
+		if (ngone < MAXGONE)
+			gone[ngone++] = estrdup(path);
+		else
+			glog(LWARN, "cgroup %s left behind: too many dying", path);
+	}
 	free(c->id);
-	free(c);
+	loop_defer(free, c);	/* freezew may still be named in this batch */
 }
 
-/* a container's init was reaped */
+/* a child of the agent was reaped */
 static void
 exited(pid_t pid, int st)
 {
 	Ctr *c;
+	Proc *p = NULL;
 
-	for (c = ctrs; c && c->pid != pid; c = c->next)
-		;
-	if (!c || c->state == EXITED)
-		return;
-	c->state = EXITED;
-	c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if (c->io[0] && !c->io[0]->done) {	/* nobody reads stdin now */
-		copyclose(c->io[0]);
-		c->io[0]->done = 1;
+	/* an entry that exited keeps its pid, which may be in use again */
+	for (c = ctrs; c && !p; c = c->next) {
+		if (c->init.pid == pid && c->init.state != EXITED)
+			p = &c->init;
+		else
+			for (p = c->execs; p && (p->pid != pid || p->state == EXITED);
+			    p = p->next)
+				;
 	}
-	settle(c);
+	if (!p)
+		return;
+	p->state = EXITED;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (p->io[0] && !p->io[0]->done) {	/* nobody reads stdin now */
+		copyclose(p->io[0]);
+		p->io[0]->done = 1;
+	}
+	settle(p);
 }
 
 /* a stream to the host's vsock port; -1 on error */
@@ -476,446 +612,94 @@ hostport(uint32_t port)
 	return fd;
 }
 
-/* the guest cgroup of a container: OCI resources, then the process */
-static void
-cgroup(const char *id, const OciSpec *s, pid_t pid)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 32], v[64];
-
-	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s", id);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		warn("cgroup %s:", dir);
-		return;
-	}
-#define CG(file, ...) do { \
-	snprintf(path, sizeof(path), "%s/%s", dir, file); \
-	snprintf(v, sizeof(v), __VA_ARGS__); \
-	if (writestr(path, v) < 0) \
-		warn("%s = %s:", path, v); \
-} while (0)
-	if (s->memlimit > 0)
-		CG("memory.max", "%lld", (long long)s->memlimit);
-	if (s->pidslimit > 0)
-		CG("pids.max", "%lld", (long long)s->pidslimit);
-	if (s->cpuquota > 0)
-		CG("cpu.max", "%lld %llu", (long long)s->cpuquota,
-		    (unsigned long long)(s->cpuperiod ? s->cpuperiod : 100000));
-	if (s->cpushares >= 2)
-		CG("cpu.weight", "%llu", (unsigned long long)
-		    (1 + (MIN(s->cpushares, 262144) - 2) * 9999 / 262142));
-	CG("cgroup.procs", "%d", (int)pid);
-#undef CG
-}
-
-/* mkdir -p, or create the file a bind mount of a file needs */
+/*
+ * The stdio of a new process: the child's ends in fds (closed by the
+ * caller), the agent's copies in p->io (started by the caller). Pipes,
+ * or with a terminal a pty the child opens in the container and whose
+ * master it sends back (ttyattach): copied from the iport stream and to
+ * the oport one.
+ */
 static int
-mkpath(char *path, int file)
+procio(Proc *p, const AgentReq *r, int fds[3], char *err)
 {
-	int fd;
+	uint32_t ports[3];
+	int pfd[2], sock, i;
 
-	if (mkparents(path, 0755) < 0)
-		return -1;
-	if (!file)
-		return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return errno == EISDIR ? 0 : -1;
-	close(fd);
+	ports[0] = r->iport;
+	ports[1] = r->oport;
+	ports[2] = r->terminal ? 0 : r->eport;
+	for (i = 0; i < 3; i++) {
+		if (r->terminal && !ports[i] && i != 1)
+			continue;	/* no input; no stderr apart */
+		if (!ports[i]) {
+			if ((sock = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+				seterr(err, "/dev/null:");
+				return -1;
+			}
+			if (!r->terminal) {
+				fds[i] = sock;
+				continue;
+			}
+			/* a terminal's output goes somewhere: dropped */
+			p->io[i] = newcopy(p, -1, sock, 0);
+			continue;
+		}
+		if ((sock = hostport(ports[i])) < 0) {
+			seterr(err, "stdio stream to host port %u:", ports[i]);
+			return -1;
+		}
+		if (r->terminal) {	/* the master's side comes with ttyattach */
+			p->io[i] = i == 0 ? newcopy(p, sock, -1, 0) :
+			    newcopy(p, -1, sock, 1);
+			continue;
+		}
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			close(sock);
+			seterr(err, "pipe:");
+			return -1;
+		}
+		fds[i] = pfd[i == 0 ? 0 : 1];
+		p->io[i] = i == 0 ? newcopy(p, sock, pfd[1], 0) :
+		    newcopy(p, pfd[0], sock, 1);
+	}
 	return 0;
 }
 
-/* the child: say what went wrong on the error pipe and end */
-static void
-fail(int errfd, const char *fmt, ...)
-{
-	char msg[ERRLEN];
-	va_list ap;
-	int e = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " %s",
-		    strerror(e));
-	writeall(errfd, msg, strlen(msg));
-	_exit(127);
-}
-
-static void
-ocimounts(const OciSpec *s, const char *root, int errfd)
-{
-	static const struct { const char *name; mode_t mode; dev_t dev; } nodes[] = {
-		{ "null", 020666, 0x103 }, { "zero", 020666, 0x105 },
-		{ "full", 020666, 0x107 }, { "random", 020666, 0x108 },
-		{ "urandom", 020666, 0x109 }, { "tty", 020666, 0x500 },
-	};
-	static const char *links[][2] = {
-		{ "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
-		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
-		{ "pts/ptmx", "ptmx" },
-	};
-	char dst[PATH_MAX], data[1024], path[PATH_MAX + 16], shared[PATH_MAX + 32];
-	unsigned long flags;
-	const char *type, *src;
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < s->nmounts; i++) {
-		OciMount *m = &s->mounts[i];
-
-		if (m->dest[0] != '/' || strstr(m->dest, "/../") ||
-		    snprintf(dst, sizeof(dst), "%s%s", root, m->dest) >= (int)sizeof(dst))
-			fail(errfd, "mount %s: the destination must be an absolute path", m->dest);
-		mountopts(m->options, &flags, data, sizeof(data));
-		type = m->type ? m->type : "";
-		src = m->source ? m->source : type;
-		if (!strcmp(type, "bind"))
-			flags |= MS_BIND;
-		if (flags & MS_BIND) {
-			/* a host path the shim shared as <root>.m<i> */
-			snprintf(shared, sizeof(shared), SHARE_BINDFMT, root, i);
-			if (lstat(shared, &st) == 0)
-				src = shared;
-			if (stat(src, &st) < 0) {
-				warn("container mount %s: bind source %s is not "
-				    "in the guest: skipped", m->dest, src);
-				continue;
-			}
-			if (mkpath(dst, !S_ISDIR(st.st_mode)) < 0)
-				fail(errfd, "mount %s: mkdir:", m->dest);
-			if (mount(src, dst, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-				fail(errfd, "mount %s: bind %s:", m->dest, src);
-			if ((flags & ~(MS_BIND | MS_REC)) && mount(NULL, dst, NULL,
-			    MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0)
-				fail(errfd, "mount %s: remount:", m->dest);
-			continue;
-		}
-		if (mkpath(dst, 0) < 0)
-			fail(errfd, "mount %s: mkdir:", m->dest);
-		if (!strcmp(type, "cgroup"))	/* the guest has cgroup2 only */
-			type = "cgroup2", src = "cgroup2", data[0] = '\0';
-		if (mount(src, dst, type, flags, data[0] ? data : NULL) < 0) {
-			/* a user namespace without its own network one may not
-			 * mount sysfs: the guest's is bound instead, as runc does */
-			if (s->userns && errno == EPERM && !strcmp(type, "sysfs") &&
-			    mount("/sys", dst, NULL, MS_BIND | MS_REC, NULL) == 0) {
-				if ((flags & ~MS_REC) && mount(NULL, dst, NULL,
-				    MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0)
-					fail(errfd, "mount %s: remount:", m->dest);
-				continue;
-			}
-			if (!strcmp(type, "cgroup2") || !strcmp(type, "mqueue")) {
-				warn("container mount %s (%s):", m->dest, type);
-				continue;
-			}
-			fail(errfd, "mount %s (%s):", m->dest, type);
-		}
-	}
-	/* a tmpfs /dev gets the usual nodes and links */
-	snprintf(path, sizeof(path), "%s/dev/null", root);
-	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode)) {
-		for (i = 0; i < LEN(nodes); i++) {
-			snprintf(path, sizeof(path), "%s/dev/%s", root, nodes[i].name);
-			unlink(path);
-			if (mknod(path, nodes[i].mode, makedev(nodes[i].dev >> 8,
-			    nodes[i].dev & 0xff)) == 0) {
-				chmod(path, nodes[i].mode & 0777);
-				continue;
-			}
-			/* a user namespace may not make nodes: bind the agent's */
-			snprintf(shared, sizeof(shared), "/dev/%s", nodes[i].name);
-			if (mkpath(path, 1) < 0 || mount(shared, path, NULL, MS_BIND, NULL) < 0)
-				fail(errfd, "device %s:", path);
-		}
-		for (i = 0; i < LEN(links); i++) {
-			snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);
-			symlink(links[i][0], path);
-		}
-	}
-}
-
-/*
- * The program to run, found as runc finds it at create (so that a
- * missing command fails Create, not Start): args[0] itself when it holds
- * a '/', else the first executable regular file of that name along the
- * container's PATH. Runs in the container's root and cwd.
- */
-static void
-lookpath(const OciSpec *s, char *out, size_t n, int errfd)
-{
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	const char *p, *end;
-	struct stat st;
-	size_t i;
-
-	if (strchr(s->args[0], '/')) {
-		if (stat(s->args[0], &st) < 0)
-			fail(errfd, "exec %s:", s->args[0]);
-		if (!S_ISREG(st.st_mode))
-			fail(errfd, "exec %s: not a regular file", s->args[0]);
-		snprintf(out, n, "%s", s->args[0]);
-		return;
-	}
-	for (i = 0; s->env && s->env[i]; i++)
-		if (!strncmp(s->env[i], "PATH=", 5))
-			path = s->env[i] + 5;
-	for (p = path; ; p = end + 1) {
-		if (!(end = strchr(p, ':')))
-			end = p + strlen(p);
-		if (snprintf(out, n, "%.*s%s%s", (int)(end - p), p,
-		    end > p ? "/" : "", s->args[0]) < (int)n &&
-		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
-			return;
-		if (!*end)
-			break;
-	}
-	fail(errfd, "exec %s: not found in $PATH (%s)", s->args[0], path);
-}
-
-/*
- * readonlyPaths, then maskedPaths, as runc: a path that does not exist
- * is skipped; a read-only path is bound onto itself and remounted
- * read-only keeping its nosuid, nodev, noexec and atime flags (in a user
- * namespace they are locked); a masked file gets /dev/null bound over
- * it, a masked directory an empty read-only tmpfs.
- */
-static void
-protectpaths(const OciSpec *s, int errfd)
-{
-	const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC |
-	    MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
-	struct statvfs sv;
-	size_t i;
-
-	for (i = 0; s->readonly[i]; i++) {
-		const char *p = s->readonly[i];
-
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
-			if (errno == ENOENT)
-				continue;
-			fail(errfd, "readonly path %s: bind:", p);
-		}
-		if (statvfs(p, &sv) < 0)
-			fail(errfd, "readonly path %s: statvfs:", p);
-		if (mount(p, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-		    (sv.f_flag & keep), NULL) < 0)
-			fail(errfd, "readonly path %s: remount:", p);
-	}
-	for (i = 0; s->masked[i]; i++) {
-		const char *p = s->masked[i];
-		struct stat st;
-
-		if (stat(p, &st) < 0) {
-			if (errno == ENOENT)
-				continue;
-			fail(errfd, "masked path %s:", p);
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
-				fail(errfd, "masked path %s: tmpfs:", p);
-		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
-			fail(errfd, "masked path %s: bind /dev/null:", p);
-		}
-	}
-}
-
-static uint32_t
-caplast(void)
-{
-	char buf[16];
-	unsigned long n;
-
-	if (readfile("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
-		return CAP_LAST_CAP;
-	n = strtoul(buf, NULL, 10);
-	return n < 64 ? n : 63;
-}
-
-/*
- * process.capabilities: cut the bounding set, change ids with the
- * permitted set kept (PR_SET_KEEPCAPS), set effective, permitted and
- * inheritable, raise the ambient set. Capabilities past the guest
- * kernel's last are left out (runc ignores them too).
- */
-static void
-setcaps(const OciSpec *s, uint32_t last, int errfd)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-	uint64_t known, eff, prm, inh;
-	uint32_t c;
-
-	known = last >= 63 ? ~0ull : (1ull << (last + 1)) - 1;
-	eff = s->capeff & known;
-	prm = s->capprm & known;
-	inh = s->capinh & known;
-	if (s->hascaps)
-		for (c = 0; c <= last; c++)
-			if (!(s->capbnd & 1ull << c) &&
-			    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-				fail(errfd, "drop capability %u from the bounding set:", c);
-	if (s->hascaps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		fail(errfd, "keep capabilities:");
-	if (setgroups(s->ngids, s->gids) < 0)
-		fail(errfd, "setgroups:");
-	if (setgid(s->gid) < 0)
-		fail(errfd, "setgid %u:", s->gid);
-	if (setuid(s->uid) < 0)
-		fail(errfd, "setuid %u:", s->uid);
-	if (!s->hascaps)
-		return;
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		fail(errfd, "keep capabilities:");
-	d[0].effective = eff;
-	d[1].effective = eff >> 32;
-	d[0].permitted = prm;
-	d[1].permitted = prm >> 32;
-	d[0].inheritable = inh;
-	d[1].inheritable = inh >> 32;
-	if (syscall(SYS_capset, &h, d) < 0)
-		fail(errfd, "capset:");
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		fail(errfd, "clear the ambient capabilities:");
-	for (c = 0; c <= last; c++)
-		if (s->capamb & 1ull << c &&
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			fail(errfd, "raise ambient capability %u (it must be permitted "
-			    "and inheritable):", c);
-}
-
-/*
- * linux.seccomp as sc_compile rules: one rule per name the agent knows
- * (unknown names are skipped, as libseccomp does), none for an action
- * that is the default one (as runc). Tests on different arguments of one
- * syscall all must hold; several tests on the same argument are
- * alternatives, one rule each (runc's reading, which containerd's
- * profile relies on for personality()). Only x86-64 is filtered: the
- * other architectures of the list are ignored and sc_compile's
- * architecture check refuses any other.
- */
+/* the pty master came from the child: the copies get their own dups */
 static int
-ocifilter(const OciSeccomp *o, ScProg *p, char *err)
+ttyattach(Proc *p, const AgentReq *r, char *err)
 {
-	ScRule *rules = NULL;
-	ScArg *args = NULL;
-	size_t i, k, a, b, n = 0, na = 0, total = 0, totalargs = 0;
-	int split, r;
-	long nr;
+	struct winsize ws;
+	Copy *k;
+	int fd;
 
-	for (i = 0; i < o->nsys; i++) {
-		for (k = 0; o->sys[i].names[k]; k++)
-			;
-		total += k * MAX(o->sys[i].nargs, 1);
-		totalargs += o->sys[i].nargs;
+	if (p->ptm < 0) {
+		seterr(err, "terminal: no pty from the container's process");
+		return -1;
 	}
-	rules = ecalloc(total + 1, sizeof(*rules));
-	args = ecalloc(totalargs + 1, sizeof(*args));
-	for (i = 0; i < o->nsys; i++) {
-		const OciSyscall *c = &o->sys[i];
-		ScArg *g = args + na;
-
-		for (a = 0; a < c->nargs; a++) {
-			g[a].index = c->args[a].index;
-			g[a].op = c->args[a].op;
-			g[a].value = c->args[a].value;
-			g[a].value2 = c->args[a].value2;
+	if (r->width || r->height) {
+		memset(&ws, 0, sizeof(ws));
+		ws.ws_col = MIN(r->width, 65535);
+		ws.ws_row = MIN(r->height, 65535);
+		ioctl(p->ptm, TIOCSWINSZ, &ws);
+	}
+	if ((k = p->io[0])) {
+		if ((fd = fcntl(p->ptm, F_DUPFD_CLOEXEC, 0)) < 0) {
+			seterr(err, "dup:");
+			return -1;
 		}
-		na += c->nargs;
-		split = 0;
-		for (a = 0; a < c->nargs; a++)
-			for (b = a + 1; b < c->nargs; b++)
-				split |= c->args[a].index == c->args[b].index;
-		if (c->action == o->defaction)
-			continue;
-		for (k = 0; c->names[k]; k++) {
-			if ((nr = sc_nr(c->names[k])) < 0)
-				continue;
-			if (!split) {
-				rules[n].nr = nr;
-				rules[n].action = c->action;
-				rules[n].args = g;
-				rules[n++].nargs = c->nargs;
-				continue;
-			}
-			for (a = 0; a < c->nargs; a++) {
-				rules[n].nr = nr;
-				rules[n].action = c->action;
-				rules[n].args = &g[a];
-				rules[n++].nargs = 1;
-			}
+		k->to = k->ww.fd = fd;
+		setnonblock(fd, 1);
+	}
+	if ((k = p->io[1])) {
+		if ((fd = fcntl(p->ptm, F_DUPFD_CLOEXEC, 0)) < 0) {
+			seterr(err, "dup:");
+			return -1;
 		}
+		k->from = k->rw.fd = fd;
+		setnonblock(fd, 1);
 	}
-	r = sc_compile(o->defaction, rules, n, p, err);
-	free(rules);
-	free(args);
-	return r;
-}
-
-/* the container's init, in its new namespaces; never returns */
-static void
-child(const OciSpec *s, const ScProg *filter, const char *root, int fds[3],
-    int startfd, int errfd)
-{
-	char prog[PATH_MAX], x, err[ERRLEN];
-	uint32_t last = caplast();	/* the guest kernel's, from the agent's /proc */
-	size_t i;
-
-	/* the agent writes the id maps and sets the cgroup, then says go */
-	if (read(startfd, &x, 1) != 1)
-		_exit(127);
-	if (s->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-		fail(errfd, "become root of the user namespace:");
-	if (s->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-		fail(errfd, "cgroup namespace:");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		fail(errfd, "make / private:");
-	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		fail(errfd, "bind the root %s:", root);
-	ocimounts(s, root, errfd);
-	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
-		fail(errfd, "hostname %s:", s->hostname);
-	if (chdir(root) < 0)
-		fail(errfd, "chdir %s:", root);
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		fail(errfd, "pivot_root:");
-	if (umount2(".", MNT_DETACH) < 0)
-		fail(errfd, "detach the old root:");
-	if (chdir("/") < 0)
-		fail(errfd, "chdir /:");
-	if (s->rootro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND |
-	    MS_RDONLY, NULL) < 0)
-		fail(errfd, "read-only root:");
-	protectpaths(s, errfd);
-	for (i = 0; i < s->nrlimits; i++) {
-		struct rlimit rl = { s->rlimits[i].soft, s->rlimits[i].hard };
-
-		if (setrlimit(s->rlimits[i].resource, &rl) < 0)
-			fail(errfd, "rlimit %d:", s->rlimits[i].resource);
-	}
-	if (chdir(s->cwd) < 0)
-		fail(errfd, "cwd %s:", s->cwd);
-	lookpath(s, prog, sizeof(prog), errfd);
-	for (i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			fail(errfd, "stdio:");
-	setsid();
-	/* ready: wait for Start (EOF without a byte: the container is gone) */
-	if (write(errfd, "", 1) != 1 || read(startfd, &x, 1) != 1)
-		_exit(127);
-	close(startfd);
-	if (s->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(errfd, "no_new_privs:");
-	if (filter && !s->nonewprivs && sc_load(filter, err) < 0)
-		fail(errfd, "seccomp: %s", err);
-	setcaps(s, last, errfd);
-	if (s->hasumask)
-		umask(s->umask);
-	if (chdir(s->cwd) < 0)
-		fail(errfd, "cwd %s:", s->cwd);
-	if (filter && s->nonewprivs && sc_load(filter, err) < 0)
-		fail(errfd, "seccomp: %s", err);
-	execve(prog, s->args, s->env);
-	fail(errfd, "exec %s:", prog);
+	return 0;
 }
 
 /* a new user namespace's uid_map or gid_map, in one write as the kernel wants */
@@ -927,6 +711,7 @@ writemap(pid_t pid, const char *file, const OciIdMap *m, size_t n, char *err)
 	int r;
 
 	buf = emalloc(n * 36 + 1);
+	buf[0] = '\0';
 	for (i = 0; i < n; i++)
 		len += sprintf(buf + len, "%u %u %u\n", m[i].ctr, m[i].host, m[i].size);
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
@@ -936,43 +721,253 @@ writemap(pid_t pid, const char *file, const OciIdMap *m, size_t n, char *err)
 	return r;
 }
 
-/* read the child's word on the error pipe: 0 ready or exec'd, -1 failed */
+/*
+ * The child's word on the error socket: 0 ready or exec'd, -1 failed.
+ * A descriptor passed with it (a pty master) lands in *fd if fd is not
+ * NULL and *fd < 0, else is closed.
+ */
 static int
-childword(int fd, char *msg, size_t n)
+childword(int sock, char *msg, size_t n, int *fd)
 {
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m;
+	struct iovec iov;
+	struct cmsghdr *h;
 	ssize_t r;
+	int got;
 
 	msg[0] = '\0';
-	while ((r = read(fd, msg, 1)) < 0 && errno == EINTR)
+	memset(&m, 0, sizeof(m));
+	iov.iov_base = msg;
+	iov.iov_len = 1;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof(u.b);
+	while ((r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
+	for (h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+		    h->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&got, CMSG_DATA(h), sizeof(int));
+		if (fd && *fd < 0)
+			*fd = got;
+		else
+			close(got);
+	}
 	if (r <= 0)
 		return r == 0 ? 0 : -1;	/* EOF: exec closed it */
 	if (msg[0] == '\0')
 		return 0;		/* ready */
-	r = readall(fd, msg + 1, n - 2);
+	r = readall(sock, msg + 1, n - 2);
 	msg[r > 0 ? r + 1 : 1] = '\0';
 	return -1;
 }
 
-static int fsmounted;	/* the share is at FSDIR */
+/* a namespace of process pid to join; -1 when it is the agent's own */
+static int
+nsfd(pid_t pid, const char *type, char *err)
+{
+	char path[64];
+	struct stat a, b;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, type);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		seterr(err, "%s:", path);
+		return -2;
+	}
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", type);
+	if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A child of the agent, made in PID namespace pidns (-1: new ones as
+ * flags say): the agent joins it for the fork only, so that the child
+ * is its own and reaped by it. fn is the child's life.
+ */
+static pid_t
+spawn(int flags, int pidns, void (*fn)(const ProcSetup *, const char *),
+    const ProcSetup *ps, const char *root, char *err)
+{
+	static int selfpid = -1;
+	sigset_t set;
+	pid_t pid;
+
+	if (pidns >= 0) {
+		if (selfpid < 0 && (selfpid = open("/proc/self/ns/pid",
+		    O_RDONLY | O_CLOEXEC)) < 0) {
+			seterr(err, "/proc/self/ns/pid:");
+			return -1;
+		}
+		if (setns(pidns, CLONE_NEWPID) < 0) {
+			seterr(err, "join the container's PID namespace:");
+			return -1;
+		}
+	}
+	pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		sigemptyset(&set);
+		sigprocmask(SIG_SETMASK, &set, NULL);
+		fn(ps, root);
+		_exit(127);
+	}
+	if (pid < 0)
+		seterr(err, "clone:");
+	if (pidns >= 0 && setns(selfpid, CLONE_NEWPID) < 0)
+		die("back to the agent's PID namespace:");	/* children would go astray */
+	return pid;
+}
+
+static void
+initmain(const ProcSetup *ps, const char *root)
+{
+	ctr_init(ps, root);
+}
+
+static void
+execmain(const ProcSetup *ps, const char *root)
+{
+	(void)root;
+	ctr_exec(ps);
+}
+
+/* the child of ps (fds, pipes) is made: say go, read ready; -1 and err */
+static int
+golive(Proc *p, const AgentReq *r, pid_t pid, const char *cgid,
+    const OciSpec *idmaps, int sp[2], int ep[2], char *err)
+{
+	char path[PATH_MAX], v[32];
+
+	close(sp[0]);
+	close(ep[1]);
+	sp[0] = ep[1] = -1;
+	/* id maps and cgroup before the child goes on (a cgroup namespace
+	 * takes the cgroup it is made in as its root) */
+	if (idmaps && idmaps->userns && (writemap(pid, "uid_map", idmaps->uidmap,
+	    idmaps->nuidmap, err) < 0 || writemap(pid, "gid_map", idmaps->gidmap,
+	    idmaps->ngidmap, err) < 0))
+		goto killed;
+	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.procs", cgid);
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	if (writestr(path, v) < 0) {
+		seterr(err, "cgroup %s:", path);
+		goto killed;
+	}
+	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, ERRLEN, &p->ptm) < 0 ||
+	    (r->terminal && ttyattach(p, r, err) < 0))
+		goto killed;
+	p->pid = pid;
+	p->state = CREATED;
+	p->startfd = sp[1];
+	p->errfd = ep[0];
+	sp[1] = ep[0] = -1;
+	return 0;
+killed:
+	if (!err[0])
+		seterr(err, "the process died during setup");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* the request's fds and pipes, closed */
+static void
+closeall(int *fd, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+}
+
+static void
+replypid(TtrpcCall *call, pid_t pid)
+{
+	Pb pb = { 0 };
+	AgentResp ar = { 0 };
+
+	ar.pid = pid;
+	pb_agentresp(&pb, &ar);
+	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+}
+
+/* the unknown capability names, logged as runc warns */
+static void
+warncaps(const char *id, const OciSpec *s)
+{
+	char list[256], esc[ERRLEN];
+	int i;
+
+	if (!s->capunknown[0])
+		return;
+	list[0] = '\0';
+	for (i = 0; s->capunknown[i]; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		    i ? " " : "", s->capunknown[i]);
+	glog(LWARN, "container %s: ignoring unknown capabilities: %s", id,
+	    escape(esc, sizeof(esc), list, strlen(list)));
+}
+
+static void
+watchctr(Ctr *c)
+{
+	char path[PATH_MAX];
+	AgentStats st;
+	char buf[1024];
+
+	snprintf(path, sizeof(path), CGROOT "/%s/memory.events", c->id);
+	c->wdmem = inotify_add_watch(inw.fd, path, IN_MODIFY);
+	memset(&st, 0, sizeof(st));
+	cg_memevents(readfile(path, buf, sizeof(buf)) == 0 ? buf : NULL, &st);
+	c->oomkills = st.evoomkill;
+	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.events", c->id);
+	c->wdev = inotify_add_watch(inw.fd, path, IN_MODIFY);
+	if (c->wdmem < 0 || c->wdev < 0)
+		glog(LWARN, "container %s: inotify on its cgroup:", c->id);
+}
+
+/* which namespaces the spec joins, by a path: the sandbox's */
+static int
+joins(const OciSpec *s, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < s->nns; i++)
+		if (s->ns[i].path && !strcmp(s->ns[i].type, type))
+			return 1;
+	return 0;
+}
 
 static void
 create(TtrpcCall *call, const uint8_t *req, size_t n)
 {
 	AgentReq r;
 	OciSpec s;
-	Ctr *c;
-	Pb pb = { 0 };
-	AgentResp ar = { 0 };
-	char err[ERRLEN], root[PATH_MAX], cgdir[PATH_MAX], list[256];
-	int fds[3] = { -1, -1, -1 }, pfd[2], sp[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	int mine[3] = { -1, -1, -1 }, socks[3] = { -1, -1, -1 };
-	uint32_t ports[3];
+	Ctr *c = NULL, *sb = NULL;
+	ProcSetup ps;
+	char err[ERRLEN], root[PATH_MAX], cgdir[PATH_MAX];
+	int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, pidns = -1;
+	int code = RPC_INTERNAL, flags, k = 0, i, fd;
 	pid_t pid;
-	int i, code = RPC_INTERNAL, flags, hasfilter = 0;
-	ScProg filter = { NULL, 0 };
 
 	memset(&s, 0, sizeof(s));
+	memset(&ps, 0, sizeof(ps));
+	ps.fds[0] = ps.fds[1] = ps.fds[2] = -1;
+	for (i = 0; i < (int)LEN(ps.ns); i++)
+		ps.ns[i] = -1;
+	cgdir[0] = '\0';
 	if (pr_agentreq(req, n, &r) < 0) {
 		ttrpc_reply(call, RPC_INVALID, "malformed Create request", NULL, 0);
 		return;
@@ -988,6 +983,11 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "container %s exists", r.id);
 		goto out;
 	}
+	if (nctr >= MAXCTR) {
+		code = RPC_EXHAUSTED;
+		seterr(err, "%d containers in this VM already", MAXCTR);
+		goto out;
+	}
 	if (!r.config || oci_parse(&s, r.config, r.configlen, err) < 0) {
 		code = RPC_INVALID;
 		if (!r.config)
@@ -999,21 +999,49 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "config.json: process.args is empty");
 		goto out;
 	}
-	if (s.capunknown[0]) {
-		list[0] = '\0';
-		for (i = 0; s.capunknown[i]; i++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-			    i ? " " : "", s.capunknown[i]);
-		glog(LWARN, "container %s: ignoring unknown capabilities: %s", r.id,
-		    escape(err, sizeof(err), list, strlen(list)));
-		err[0] = '\0';
+	warncaps(r.id, &s);
+	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (joins(&s, "pid") || joins(&s, "ipc") || joins(&s, "uts")) {
+		if (!r.sandbox || !(sb = findctr(r.sandbox)) || sb->init.state == EXITED) {
+			code = RPC_PRECONDITION;
+			seterr(err, "the spec joins the namespaces of a sandbox, and "
+			    "sandbox '%s' is not a running container in this VM",
+			    r.sandbox ? r.sandbox : "");
+			goto out;
+		}
+		if (joins(&s, "pid")) {
+			flags &= ~CLONE_NEWPID;
+			if ((pidns = nsfd(sb->init.pid, "pid", err)) < -1)
+				goto out;
+		}
+		if (joins(&s, "ipc")) {
+			flags &= ~CLONE_NEWIPC;
+			if ((fd = nsfd(sb->init.pid, "ipc", err)) < -1)
+				goto out;
+			if (fd >= 0)
+				ps.ns[k++] = fd;
+		}
+		if (joins(&s, "uts")) {
+			flags &= ~CLONE_NEWUTS;
+			if ((fd = nsfd(sb->init.pid, "uts", err)) < -1)
+				goto out;
+			if (fd >= 0)
+				ps.ns[k++] = fd;
+		}
 	}
+	if (s.userns)
+		flags |= CLONE_NEWUSER;
+	c = ecalloc(1, sizeof(*c));
+	c->init.c = c;
+	c->init.startfd = c->init.errfd = c->init.ptm = -1;
+	c->wdmem = c->wdev = -1;
+	c->freezew.fd = -1;
 	if (s.seccomp) {
-		if (ocifilter(s.seccomp, &filter, err) < 0) {
+		if (ctr_filter(s.seccomp, &c->filter, err) < 0) {
 			code = RPC_INVALID;
 			goto out;
 		}
-		hasfilter = 1;
+		c->hasfilter = 1;
 	}
 	/* once: a second mount of the tag would stack on the first */
 	if (!fsmounted) {
@@ -1032,112 +1060,62 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		seterr(err, "container root %s:", root);
 		goto out;
 	}
-	ports[0] = r.iport;
-	ports[1] = r.oport;
-	ports[2] = r.eport;
-	for (i = 0; i < 3; i++) {
-		if (!ports[i]) {
-			if ((fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-				seterr(err, "/dev/null:");
-				goto out;
-			}
-			continue;
-		}
-		if ((socks[i] = hostport(ports[i])) < 0) {
-			seterr(err, "stdio stream to host port %u:", ports[i]);
-			goto out;
-		}
-		if (pipe2(pfd, O_CLOEXEC) < 0) {
-			seterr(err, "pipe:");
-			goto out;
-		}
-		fds[i] = pfd[i == 0 ? 0 : 1];
-		mine[i] = pfd[i == 0 ? 1 : 0];
+	snprintf(cgdir, sizeof(cgdir), CGROOT "/%s", r.id);
+	if (mkdir(cgdir, 0755) < 0 && errno != EEXIST) {
+		seterr(err, "cgroup %s:", cgdir);
+		cgdir[0] = '\0';
+		goto out;
 	}
-	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+	ungone(cgdir);
+	if (cg_apply(r.id, &s, err) < 0) {
+		code = RPC_INVALID;
+		goto out;
+	}
+	if (procio(&c->init, &r, ps.fds, err) < 0)
+		goto out;
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
 		seterr(err, "pipe:");
 		goto out;
 	}
-	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
-	if (s.userns)
-		flags |= CLONE_NEWUSER;
-	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
-	if (pid < 0) {
-		seterr(err, "clone:");
+	ps.s = &s;
+	ps.filter = c->hasfilter ? &c->filter : NULL;
+	ps.tty = r.terminal;
+	ps.startfd = sp[0];
+	ps.errfd = ep[1];
+	if ((pid = spawn(flags, pidns, initmain, &ps, root, err)) < 0 ||
+	    golive(&c->init, &r, pid, r.id, &s, sp, ep, err) < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigprocmask(SIG_SETMASK, &set, NULL);
-		close(sp[1]);
-		close(ep[0]);
-		child(&s, hasfilter ? &filter : NULL, root, fds, sp[0], ep[1]);
-	}
-	close(sp[0]);
-	close(ep[1]);
-	sp[0] = ep[1] = -1;
-	/* id maps and cgroup before the child goes on (a cgroup namespace
-	 * takes the cgroup it is made in as its root) */
-	if (s.userns && (writemap(pid, "uid_map", s.uidmap, s.nuidmap, err) < 0 ||
-	    writemap(pid, "gid_map", s.gidmap, s.ngidmap, err) < 0))
-		goto killed;
-	cgroup(r.id, &s, pid);
-	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, sizeof(err)) < 0) {
-killed:
-		if (!err[0])
-			seterr(err, "the container's init died during setup");
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/%s", r.id);
-		rmdir(cgdir);
-		goto out;
-	}
-	c = ecalloc(1, sizeof(*c));
 	c->id = r.id;
 	r.id = NULL;
-	c->pid = pid;
-	c->state = CREATED;
-	c->startfd = sp[1];
-	c->errfd = ep[0];
-	sp[1] = ep[0] = -1;
-	for (i = 0; i < 3; i++) {
-		if (socks[i] < 0)
-			continue;
-		c->io[i] = i == 0 ? newcopy(c, socks[i], mine[i], 0) :
-		    newcopy(c, mine[i], socks[i], 1);
-		socks[i] = mine[i] = -1;
-	}
 	c->next = ctrs;
 	ctrs = c;
+	nctr++;
+	watchctr(c);
 	for (i = 0; i < 3; i++)
-		if (c->io[i])
-			copyio(c->io[i]);
-	ar.pid = pid;
-	pb_agentresp(&pb, &ar);
-	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
+		if (c->init.io[i])
+			copyio(c->init.io[i]);
+	replypid(call, pid);
 	code = RPC_OK;
+	c = NULL;
 out:
-	if (code != RPC_OK)
+	if (code != RPC_OK) {
 		ttrpc_reply(call, code, err, NULL, 0);
-	for (i = 0; i < 3; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		if (mine[i] >= 0)
-			close(mine[i]);
-		if (socks[i] >= 0)
-			close(socks[i]);
+		if (cgdir[0])
+			rmdir(cgdir);
 	}
-	for (i = 0; i < 2; i++) {
-		if (sp[i] >= 0)
-			close(sp[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
+	if (c) {
+		freeproc(&c->init);
+		if (c->hasfilter)
+			sc_free(&c->filter);
+		free(c);
 	}
-	if (hasfilter)
-		sc_free(&filter);
+	closeall(ps.fds, 3);
+	closeall(sp, 2);
+	closeall(ep, 2);
+	closeall(ps.ns, LEN(ps.ns));
+	if (pidns >= 0)
+		close(pidns);
 	oci_free(&s);
 	agentreq_free(&r);
 }
@@ -1161,34 +1139,168 @@ reqctr(TtrpcCall *call, const uint8_t *req, size_t n, AgentReq *r)
 	return c;
 }
 
+/* the request's process (execid), or answer NOT_FOUND */
+static Proc *
+reqproc(TtrpcCall *call, const uint8_t *req, size_t n, AgentReq *r)
+{
+	char msg[ERRLEN];
+	Ctr *c;
+	Proc *p;
+
+	if (!(c = reqctr(call, req, n, r)))
+		return NULL;
+	if (!(p = findproc(c, r->execid))) {
+		seterr(msg, "exec %s not found in container %s", r->execid, r->id);
+		ttrpc_reply(call, RPC_NOTFOUND, msg, NULL, 0);
+		agentreq_free(r);
+	}
+	return p;
+}
+
+/*
+ * A process in a running container: the agent forks it in the init's
+ * PID namespace, it joins the init's other namespaces (ctr_exec) and the
+ * container's cgroup, and waits for Start. The init's seccomp profile
+ * applies, the capabilities are the exec's own.
+ */
+static void
+exec_(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	static const char *types[] = { "ipc", "uts", "cgroup", "mnt", "user" };
+	AgentReq r;
+	OciSpec s;
+	Ctr *c;
+	Proc *p = NULL;
+	ProcSetup ps;
+	char err[ERRLEN];
+	int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, pidns = -1;
+	int code = RPC_INTERNAL, k = 0, fd, i;
+	size_t t;
+	pid_t pid;
+
+	memset(&s, 0, sizeof(s));
+	memset(&ps, 0, sizeof(ps));
+	ps.fds[0] = ps.fds[1] = ps.fds[2] = -1;
+	for (i = 0; i < (int)LEN(ps.ns); i++)
+		ps.ns[i] = -1;
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	err[0] = '\0';
+	if (!validid(r.execid)) {
+		code = RPC_INVALID;
+		seterr(err, "invalid exec id '%s'", r.execid ? r.execid : "");
+		goto out;
+	}
+	if (findproc(c, r.execid)) {
+		code = RPC_EXISTS;
+		seterr(err, "exec %s exists in container %s", r.execid, r.id);
+		goto out;
+	}
+	if (c->nexec >= MAXEXEC) {
+		code = RPC_EXHAUSTED;
+		seterr(err, "container %s has %d execs; remove some", r.id, MAXEXEC);
+		goto out;
+	}
+	if (c->init.state != RUNNING || c->paused) {
+		code = RPC_PRECONDITION;
+		seterr(err, "container %s is not running%s", r.id,
+		    c->paused ? " (paused)" : "");
+		goto out;
+	}
+	if (!r.config || oci_parse_process(&s, r.config, r.configlen, err) < 0) {
+		code = RPC_INVALID;
+		if (!r.config)
+			seterr(err, "no process spec in the Exec request");
+		goto out;
+	}
+	if (!s.args[0]) {
+		code = RPC_INVALID;
+		seterr(err, "exec process: args is empty");
+		goto out;
+	}
+	warncaps(r.id, &s);
+	if ((pidns = nsfd(c->init.pid, "pid", err)) < -1)
+		goto out;
+	for (t = 0; t < LEN(types); t++) {
+		if ((fd = nsfd(c->init.pid, types[t], err)) < -1)
+			goto out;
+		if (fd >= 0)
+			ps.ns[k++] = fd;
+	}
+	p = ecalloc(1, sizeof(*p));
+	p->c = c;
+	p->startfd = p->errfd = p->ptm = -1;
+	if (procio(p, &r, ps.fds, err) < 0)
+		goto out;
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
+		seterr(err, "pipe:");
+		goto out;
+	}
+	ps.s = &s;
+	ps.filter = c->hasfilter ? &c->filter : NULL;
+	ps.tty = r.terminal;
+	ps.startfd = sp[0];
+	ps.errfd = ep[1];
+	if ((pid = spawn(0, pidns, execmain, &ps, NULL, err)) < 0 ||
+	    golive(p, &r, pid, c->id, NULL, sp, ep, err) < 0)
+		goto out;
+	p->execid = r.execid;
+	r.execid = NULL;
+	p->next = c->execs;
+	c->execs = p;
+	c->nexec++;
+	for (i = 0; i < 3; i++)
+		if (p->io[i])
+			copyio(p->io[i]);
+	replypid(call, pid);
+	code = RPC_OK;
+	p = NULL;
+out:
+	if (code != RPC_OK)
+		ttrpc_reply(call, code, err, NULL, 0);
+	if (p) {
+		freeproc(p);
+		free(p);
+	}
+	closeall(ps.fds, 3);
+	closeall(sp, 2);
+	closeall(ep, 2);
+	closeall(ps.ns, LEN(ps.ns));
+	if (pidns >= 0)
+		close(pidns);
+	oci_free(&s);
+	agentreq_free(&r);
+}
+
 static void
 start(TtrpcCall *call, const uint8_t *req, size_t n)
 {
 	AgentReq r;
-	Ctr *c;
-	Pb pb = { 0 };
-	AgentResp ar = { 0 };
+	Proc *p;
 	char err[ERRLEN];
 
-	if (!(c = reqctr(call, req, n, &r)))
+	if (!(p = reqproc(call, req, n, &r)))
 		return;
-	if (c->state != CREATED) {
-		ttrpc_reply(call, RPC_PRECONDITION, "container already started", NULL, 0);
-	} else if (write(c->startfd, "", 1) != 1 || childword(c->errfd, err,
-	    sizeof(err)) < 0) {
-		if (!err[0])
-			seterr(err, "the container's init died before exec");
-		c->state = RUNNING;
-		ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
+	if (p->state != CREATED || p->startfd < 0) {
+		ttrpc_reply(call, RPC_PRECONDITION, "process already started", NULL, 0);
+	} else if (p->c->paused) {	/* the frozen child would never exec */
+		ttrpc_reply(call, RPC_PRECONDITION, "container is paused", NULL, 0);
 	} else {
-		c->state = c->state == CREATED ? RUNNING : c->state;
-		ar.pid = c->pid;
-		pb_agentresp(&pb, &ar);
-		ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
-		pb_free(&pb);
+		if (write(p->startfd, "", 1) != 1 || childword(p->errfd, err,
+		    sizeof(err), NULL) < 0) {
+			if (!err[0])
+				seterr(err, "the process died before exec");
+			ttrpc_reply(call, RPC_UNKNOWN, err, NULL, 0);
+		} else {
+			replypid(call, p->pid);
+		}
+		if (p->state == CREATED)	/* not reaped yet */
+			p->state = RUNNING;
+		close(p->startfd);
+		close(p->errfd);
+		p->startfd = p->errfd = -1;
 	}
-	close(c->startfd);
-	c->startfd = -1;
 	agentreq_free(&r);
 }
 
@@ -1196,13 +1308,15 @@ static void
 signal_(TtrpcCall *call, const uint8_t *req, size_t n)
 {
 	AgentReq r;
-	Ctr *c;
+	Proc *p;
 
-	if (!(c = reqctr(call, req, n, &r)))
+	if (!(p = reqproc(call, req, n, &r)))
 		return;
 	if (r.signal < 1 || r.signal >= 65)
 		ttrpc_reply(call, RPC_INVALID, "invalid signal", NULL, 0);
-	else if (c->state != EXITED && kill(c->pid, r.signal) < 0 && errno != ESRCH)
+	else if (r.all && p == &p->c->init)
+		killall(p->c, r.signal), ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	else if (p->state != EXITED && kill(p->pid, r.signal) < 0 && errno != ESRCH)
 		ttrpc_reply(call, RPC_INTERNAL, strerror(errno), NULL, 0);
 	else
 		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
@@ -1213,13 +1327,29 @@ static void
 wait_(TtrpcCall *call, const uint8_t *req, size_t n)
 {
 	AgentReq r;
-	Ctr *c;
+	Proc *p;
+	size_t i, j;
 
-	if (!(c = reqctr(call, req, n, &r)))
+	if (!(p = reqproc(call, req, n, &r)))
 		return;
-	c->waiters = erealloc(c->waiters, (c->nwait + 1) * sizeof(*c->waiters));
-	c->waiters[c->nwait++] = call;
-	settle(c);
+	if (p->nwait == MAXWAIT) {	/* drop the calls whose peer left */
+		for (i = j = 0; i < p->nwait; i++) {
+			if (ttrpc_conn(p->waiters[i]))
+				p->waiters[j++] = p->waiters[i];
+			else
+				ttrpc_reply(p->waiters[i], RPC_CANCELLED, NULL, NULL, 0);
+		}
+		p->nwait = j;
+	}
+	if (p->nwait == MAXWAIT) {
+		ttrpc_reply(call, RPC_EXHAUSTED, "too many Wait calls for this process",
+		    NULL, 0);
+	} else {
+		if (!p->waiters)
+			p->waiters = ecalloc(MAXWAIT, sizeof(*p->waiters));
+		p->waiters[p->nwait++] = call;
+		settle(p);
+	}
 	agentreq_free(&r);
 }
 
@@ -1227,28 +1357,324 @@ static void
 remove_(TtrpcCall *call, const uint8_t *req, size_t n)
 {
 	AgentReq r;
+	Proc *p, **pp;
 	Ctr *c;
 
-	if (!(c = reqctr(call, req, n, &r)))
+	if (!(p = reqproc(call, req, n, &r)))
 		return;
-	if (c->state != EXITED) {
-		ttrpc_reply(call, RPC_PRECONDITION, "container is running", NULL, 0);
-	} else {
+	c = p->c;
+	if (p->state == RUNNING) {
+		ttrpc_reply(call, RPC_PRECONDITION, "process is running", NULL, 0);
+	} else if (p == &c->init) {
+		if (p->state == CREATED)
+			kill(p->pid, SIGKILL);
 		freectr(c);
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	} else {
+		if (p->state == CREATED)
+			kill(p->pid, SIGKILL);	/* reaped, then forgotten */
+		for (pp = &c->execs; *pp != p; pp = &(*pp)->next)
+			;
+		*pp = p->next;
+		c->nexec--;
+		freeproc(p);
+		free(p);
 		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
 	}
 	agentreq_free(&r);
 }
 
+static void
+resizepty(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Proc *p;
+	struct winsize ws;
+
+	if (!(p = reqproc(call, req, n, &r)))
+		return;
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = MIN(r.width, 65535);
+	ws.ws_row = MIN(r.height, 65535);
+	if (p->ptm < 0)
+		ttrpc_reply(call, RPC_PRECONDITION, "the process has no terminal", NULL, 0);
+	else if (ioctl(p->ptm, TIOCSWINSZ, &ws) < 0)
+		ttrpc_reply(call, RPC_INTERNAL, strerror(errno), NULL, 0);
+	else
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	agentreq_free(&r);
+}
+
+/* stdin ends once what already arrived is passed on */
+static void
+closeio(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Proc *p;
+
+	if (!(p = reqproc(call, req, n, &r)))
+		return;
+	if (p->io[0] && !p->io[0]->done) {
+		p->io[0]->closing = 1;
+		copyio(p->io[0]);
+	}
+	ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	agentreq_free(&r);
+}
+
+static void
+pids(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	AgentResp ar = { 0 };
+	Pb pb = { 0 };
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	ar.pids = emalloc(AGENT_MAXPIDS * sizeof(*ar.pids));
+	ar.npids = cg_pids(c->id, ar.pids, AGENT_MAXPIDS);
+	pb_agentresp(&pb, &ar);
+	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	free(ar.pids);
+	agentreq_free(&r);
+}
+
+static void
+stats(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	AgentResp ar = { 0 };
+	AgentStats st;
+	Pb pb = { 0 };
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	if (cg_stats(c->id, &st) < 0) {
+		ttrpc_reply(call, RPC_INTERNAL, "the container's cgroup is gone", NULL, 0);
+	} else {
+		ar.stats = &st;
+		pb_agentresp(&pb, &ar);
+		ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+		pb_free(&pb);
+	}
+	agentreq_free(&r);
+}
+
+static void
+update(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	OciSpec s;
+	Ctr *c;
+	char err[ERRLEN];
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	err[0] = '\0';
+	if (!r.config)
+		ttrpc_reply(call, RPC_INVALID, "no resources in the Update request", NULL, 0);
+	else if (oci_parse_resources(&s, r.config, r.configlen, err) < 0)
+		ttrpc_reply(call, RPC_INVALID, err, NULL, 0);
+	else {
+		if (cg_apply(c->id, &s, err) < 0)
+			ttrpc_reply(call, RPC_INVALID, err, NULL, 0);
+		else
+			ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+		oci_free(&s);
+	}
+	agentreq_free(&r);
+}
+
+static int
+frozen(Ctr *c)
+{
+	char path[PATH_MAX], buf[256];
+
+	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.events", c->id);
+	return cg_frozen(readfile(path, buf, sizeof(buf)) == 0 ? buf : NULL);
+}
+
+static int
+freeze(Ctr *c, int on)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), CGROOT "/%s/cgroup.freeze", c->id);
+	return writestr(path, on ? "1" : "0");
+}
+
+/* Pause's deadline: not frozen by now, thawed again and refused */
+static void
+freezetimeout(Watch *w, uint32_t ev)
+{
+	Ctr *c = w->arg;
+	uint64_t x;
+
+	(void)ev;
+	if (read(w->fd, &x, sizeof(x)) < 0 && errno == EAGAIN)
+		return;
+	if (!c->npause)
+		return;
+	if (frozen(c)) {
+		pausedone(c, RPC_OK, NULL);
+		return;
+	}
+	freeze(c, 0);
+	c->paused = 0;
+	pausedone(c, RPC_DEADLINE, "the container's processes did not freeze in "
+	    "time (uninterruptible sleep?); thawed again");
+}
+
+/* answered once cgroup.events says frozen (watchctr's inotify) */
+static void
+pause_(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	agentreq_free(&r);
+	if (freeze(c, 1) < 0) {
+		ttrpc_reply(call, RPC_INTERNAL, "cgroup.freeze could not be written",
+		    NULL, 0);
+		return;
+	}
+	c->paused = 1;
+	if (frozen(c)) {
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	} else if (c->npause == MAXPAUSE) {
+		ttrpc_reply(call, RPC_EXHAUSTED, "too many Pause calls wait", NULL, 0);
+	} else {
+		c->pausers[c->npause++] = call;
+		c->freezew.fn = freezetimeout;
+		c->freezew.arg = c;
+		if (c->npause == 1 && loop_timer(&c->freezew, FREEZENS) < 0)
+			pausedone(c, RPC_INTERNAL, "timerfd");
+	}
+}
+
+static void
+resume(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	Ctr *c;
+
+	if (!(c = reqctr(call, req, n, &r)))
+		return;
+	if (freeze(c, 0) < 0) {
+		ttrpc_reply(call, RPC_INTERNAL, "cgroup.freeze could not be written",
+		    NULL, 0);
+	} else {
+		c->paused = 0;
+		pausedone(c, RPC_ABORTED, "resumed before it froze");
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	}
+	agentreq_free(&r);
+}
+
+static void
+oomreply(TtrpcCall *call, const char *id)
+{
+	AgentResp ar = { 0 };
+	Pb pb = { 0 };
+
+	ar.id = (char *)id;
+	pb_agentresp(&pb, &ar);
+	ttrpc_reply(call, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+}
+
+/* one call in flight: a newer one replaces it (the shim reconnected) */
+static void
+oom(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	(void)req;
+	(void)n;
+	if (noomq) {
+		oomreply(call, oomq[0]);
+		free(oomq[0]);
+		memmove(oomq, oomq + 1, --noomq * sizeof(*oomq));
+		return;
+	}
+	if (oomcall)
+		ttrpc_reply(oomcall, RPC_ABORTED, "a newer Oom call waits", NULL, 0);
+	oomcall = call;
+}
+
+/* memory.events changed: a new oom_kill is reported */
+static void
+checkoom(Ctr *c)
+{
+	char path[PATH_MAX], buf[1024];
+	AgentStats st;
+
+	snprintf(path, sizeof(path), CGROOT "/%s/memory.events", c->id);
+	if (readfile(path, buf, sizeof(buf)) < 0)
+		return;
+	memset(&st, 0, sizeof(st));
+	cg_memevents(buf, &st);
+	if (st.evoomkill <= c->oomkills)
+		return;
+	c->oomkills = st.evoomkill;
+	if (oomcall && !ttrpc_conn(oomcall)) {	/* its shim left: keep the report */
+		ttrpc_reply(oomcall, RPC_CANCELLED, NULL, NULL, 0);
+		oomcall = NULL;
+	}
+	if (oomcall) {
+		oomreply(oomcall, c->id);
+		oomcall = NULL;
+	} else if (noomq < MAXOOM) {
+		oomq[noomq++] = estrdup(c->id);
+	} else {
+		glog(LWARN, "container %s: OOM kill not reported: %d reports wait",
+		    c->id, MAXOOM);
+	}
+}
+
+static void
+cgevents(Watch *w, uint32_t ev)
+{
+	char buf[4096];
+	struct inotify_event ie;
+	ssize_t len, off;
+	Ctr *c;
+
+	(void)ev;
+	while ((len = read(w->fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off + (ssize_t)sizeof(ie) <= len; off += sizeof(ie) + ie.len) {
+			memcpy(&ie, buf + off, sizeof(ie));
+			for (c = ctrs; c; c = c->next) {
+				if (ie.wd == c->wdmem)
+					checkoom(c);
+				else if (ie.wd == c->wdev && c->npause && frozen(c))
+					pausedone(c, RPC_OK, NULL);
+			}
+		}
+	}
+}
+
 static const TtrpcMethod methods[] = {
-	/* service          method      handler */
-	{ AGENT_SERVICE,    "Health",   health },
-	{ AGENT_SERVICE,    "Shutdown", shutdown_ },
-	{ AGENT_SERVICE,    "Create",   create },
-	{ AGENT_SERVICE,    "Start",    start },
-	{ AGENT_SERVICE,    "Signal",   signal_ },
-	{ AGENT_SERVICE,    "Wait",     wait_ },
-	{ AGENT_SERVICE,    "Remove",   remove_ },
+	/* service          method       handler */
+	{ AGENT_SERVICE,    "Health",    health },
+	{ AGENT_SERVICE,    "Shutdown",  shutdown_ },
+	{ AGENT_SERVICE,    "Create",    create },
+	{ AGENT_SERVICE,    "Exec",      exec_ },
+	{ AGENT_SERVICE,    "Start",     start },
+	{ AGENT_SERVICE,    "Signal",    signal_ },
+	{ AGENT_SERVICE,    "Wait",      wait_ },
+	{ AGENT_SERVICE,    "Remove",    remove_ },
+	{ AGENT_SERVICE,    "ResizePty", resizepty },
+	{ AGENT_SERVICE,    "CloseIO",   closeio },
+	{ AGENT_SERVICE,    "Pids",      pids },
+	{ AGENT_SERVICE,    "Stats",     stats },
+	{ AGENT_SERVICE,    "Update",    update },
+	{ AGENT_SERVICE,    "Pause",     pause_ },
+	{ AGENT_SERVICE,    "Resume",    resume },
+	{ AGENT_SERVICE,    "Oom",       oom },
 };
 
 static void
@@ -1289,6 +1715,8 @@ reap(Watch *w, uint32_t ev)
 		;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		exited(pid, st);
+	if (ngone)
+		reapgone();
 }
 
 static int
@@ -1374,6 +1802,11 @@ main(int argc, char *argv[])
 		die("vsock port %d:", AGENT_PORT);
 	lsnw.fn = accepted;
 	if (loop_add(&lsnw, EPOLLIN) < 0)
+		die("epoll_ctl:");
+	if ((inw.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		die("inotify_init1:");
+	inw.fn = cgevents;
+	if (loop_add(&inw, EPOLLIN) < 0)
 		die("epoll_ctl:");
 	for (;;)
 		if (loop_run(-1) < 0)

@@ -663,6 +663,127 @@ prefixes(void)
 	}
 }
 
+static int
+pproc(OciSpec *s, const char *txt, char *err)
+{
+	return oci_parse_process(s, txt, strlen(txt), err);
+}
+
+/* what containerd's ExecProcessRequest.spec holds, as oci_parse_process reads it */
+static void
+execprocess(void)
+{
+	static const char proc[] =
+	    "{\"user\":{\"uid\":1000,\"gid\":1001,\"additionalGids\":[5,6]},"
+	    "\"args\":[\"sh\",\"-c\",\"echo hi\"],\"env\":[\"PATH=/bin\",\"TERM=xterm\"],"
+	    "\"cwd\":\"/tmp\",\"terminal\":true,\"noNewPrivileges\":true,"
+	    "\"apparmorProfile\":\"cri-containerd.apparmor.d\",\"oomScoreAdj\":5,"
+	    "\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],"
+	    "\"permitted\":[\"CAP_KILL\",\"CAP_NOPE\"]},"
+	    "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":512}],"
+	    "\"consoleSize\":{\"height\":24,\"width\":80}}";
+	OciSpec s;
+	char err[ERRLEN];
+
+	err[0] = '\0';
+	CHECK(oci_parse_process(&s, proc, strlen(proc), err) == 0);
+	CHECK(s.hasprocess && s.args[0] && !strcmp(s.args[2], "echo hi") && !s.args[3]);
+	CHECK(!strcmp(s.env[1], "TERM=xterm") && !strcmp(s.cwd, "/tmp"));
+	CHECK(s.uid == 1000 && s.gid == 1001 && s.ngids == 2 && s.gids[1] == 6);
+	CHECK(s.terminal && s.nonewprivs && s.hascaps);
+	CHECK(s.capbnd == 1ull << CAP_KILL && s.capprm == 1ull << CAP_KILL &&
+	    s.capinh == 0 && s.capunknown[0] && !strcmp(s.capunknown[0], "CAP_NOPE"));
+	CHECK(s.nrlimits == 1 && s.rlimits[0].resource == RLIMIT_NOFILE &&
+	    s.rlimits[0].soft == 512 && s.rlimits[0].hard == 1024);
+	/* nothing but the process: the rest keeps its defaults */
+	CHECK(s.resset == 0 && s.nmounts == 0 && !s.rootpath && s.memlimit == -1);
+	oci_free(&s);
+	CHECK(pproc(&s, "{}", err) == 0);
+	CHECK(!s.args[0] && !strcmp(s.cwd, "/") && !s.hascaps);
+	oci_free(&s);
+	CHECK(pproc(&s, "{\"cwd\":\"tmp\"}", err) < 0 &&
+	    strstr(err, "not an absolute path"));
+	CHECK(pproc(&s, "{\"args\":[1]}", err) < 0 &&
+	    strstr(err, "process.args"));
+	CHECK(pproc(&s, "[]", err) < 0 && strstr(err, "not an object"));
+	CHECK(pproc(&s, "{\"user\":{\"uid\":-1}}", err) < 0 &&
+	    strstr(err, "uid"));
+}
+
+static int
+res(OciSpec *s, const char *txt, char *err)
+{
+	return oci_parse_resources(s, txt, strlen(txt), err);
+}
+
+/* an OCI linux.resources object alone, as Update takes it */
+static void
+resources(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+
+	CHECK(res(&s, "{\"memory\":{\"limit\":268435456,\"reservation\":1048576,"
+	    "\"swap\":536870912},\"cpu\":{\"shares\":1024,\"quota\":20000,"
+	    "\"period\":100000,\"cpus\":\"0-1\",\"mems\":\"0\"},"
+	    "\"pids\":{\"limit\":100},\"blockIO\":{\"weight\":500},"
+	    "\"devices\":[{\"allow\":false,\"access\":\"rwm\"}],"
+	    "\"hugepageLimits\":[]}", err) == 0);
+	CHECK(s.memlimit == 268435456 && s.memreserve == 1048576 &&
+	    s.memswap == 536870912);
+	CHECK(s.cpushares == 1024 && s.cpuquota == 20000 && s.cpuperiod == 100000 &&
+	    !strcmp(s.cpus, "0-1") && !strcmp(s.mems, "0"));
+	CHECK(s.pidslimit == 100 && s.blkioweight == 500);
+	CHECK(s.resset == (OCI_RMEM | OCI_RMEMRES | OCI_RSWAP | OCI_RSHARES |
+	    OCI_RQUOTA | OCI_RPERIOD | OCI_RCPUS | OCI_RMEMS | OCI_RPIDS | OCI_RBLKIO));
+	oci_free(&s);
+	/* only what is given is set; -1 is given, and unlimited */
+	CHECK(res(&s, "{\"memory\":{\"limit\":-1,\"swap\":-7}}", err) == 0);
+	CHECK(s.resset == (OCI_RMEM | OCI_RSWAP) && s.memlimit == -1 && s.memswap == -1);
+	CHECK(s.pidslimit == -1 && s.cpuquota == -1 && !s.cpus);
+	oci_free(&s);
+	CHECK(res(&s, "{}", err) == 0 && s.resset == 0);
+	oci_free(&s);
+	CHECK(res(&s, "{\"cpu\":{\"quota\":0},\"pids\":{\"limit\":0}}", err) == 0);
+	CHECK(s.resset == (OCI_RQUOTA | OCI_RPIDS) && s.cpuquota == -1 &&
+	    s.pidslimit == -1);
+	oci_free(&s);
+	/* the same object inside a config.json */
+	CHECK(parse(&s, "{\"linux\":{\"resources\":{\"cpu\":{\"cpus\":\"1\"},"
+	    "\"memory\":{\"reservation\":5}}}}", err) == 0);
+	CHECK(s.resset == (OCI_RCPUS | OCI_RMEMRES) && !strcmp(s.cpus, "1") &&
+	    s.memreserve == 5);
+	oci_free(&s);
+	CHECK(res(&s, "{\"blockIO\":{\"weight\":5}}", err) < 0 && strstr(err, "10..1000"));
+	CHECK(res(&s, "{\"blockIO\":{\"weight\":1001}}", err) < 0);
+	CHECK(res(&s, "{\"memory\":{\"limit\":\"1G\"}}", err) < 0 &&
+	    strstr(err, "memory.limit"));
+	CHECK(res(&s, "{\"cpu\":{\"cpus\":7}}", err) < 0 && strstr(err, "cpu.cpus"));
+	CHECK(res(&s, "{\"memory\":[]}", err) < 0 && strstr(err, "an object"));
+	CHECK(res(&s, "{\"pids\":{\"limit\":1}", err) < 0);
+	CHECK(res(&s, "7", err) < 0);
+}
+
+static void
+sysctls(void)
+{
+	OciSpec s;
+	char err[ERRLEN];
+
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":\"1\","
+	    "\"kernel.shmmax\":\"4096\"}}}", err) == 0);
+	CHECK(s.nsysctl == 2 && !strcmp(s.sysctlkeys[0], "net.ipv4.ip_forward") &&
+	    !strcmp(s.sysctlvals[1], "4096") && !s.sysctlkeys[2]);
+	oci_free(&s);
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\"a/b\":\"1\"}}}", err) < 0 &&
+	    strstr(err, "invalid key"));
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\"net..x\":\"1\"}}}", err) < 0);
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\".net\":\"1\"}}}", err) < 0);
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\"\":\"1\"}}}", err) < 0);
+	CHECK(parse(&s, "{\"linux\":{\"sysctl\":{\"a\":1}}}", err) < 0 &&
+	    strstr(err, "linux.sysctl"));
+}
+
 int
 main(void)
 {
@@ -674,5 +795,8 @@ main(void)
 	RUN(position);
 	RUN(limits);
 	RUN(prefixes);
+	RUN(execprocess);
+	RUN(resources);
+	RUN(sysctls);
 	return TDONE();
 }
