@@ -44,7 +44,12 @@
 
 enum { T_CREATING, T_CREATED, T_RUNNING, T_STOPPED };
 #define EVENTS_SERVICE	"containerd.services.events.ttrpc.v1.Events"
-enum { MAXEXEC = 1024 };	/* exec processes of one task, as the agent's */
+enum {
+	MAXEXEC = 1024,		/* exec processes of one task, as the agent's */
+	MAXLIVEEXEC = 960	/* execs not stopped, in the sandbox: each holds
+				 * an agent Wait, and the agent's ttrpc holds at
+				 * most 1024 unanswered calls (ttrpc.c) */
+};
 
 typedef struct Task Task;
 typedef struct Exec Exec;
@@ -884,7 +889,8 @@ tlater(TtrpcCall *c, const uint8_t *req, size_t n)
  * the same id. Exec makes it in the guest (waiting, TaskExecAdded),
  * Start runs it (TaskExecStarted), the agent's Wait reports its exit
  * (TaskExit with the exec id), Delete removes it in the guest and here
- * (TaskDelete). A task holds at most MAXEXEC; its delete ends them all.
+ * (TaskDelete). A task holds at most MAXEXEC, the sandbox at most
+ * MAXLIVEEXEC not yet stopped; a task's delete ends its execs.
  *
  * Agent replies find their exec by serial number, not by pointer: the
  * exec, or its task, may be gone when one arrives.
@@ -930,6 +936,20 @@ closestdio(uint32_t ports[3])
 			sandbox_unport(S.sb, ports[i]);
 		ports[i] = 0;
 	}
+}
+
+/* execs of the sandbox not stopped: each has its agent Wait in flight */
+static size_t
+liveexecs(void)
+{
+	Task *t;
+	Exec *e;
+	size_t n = 0;
+
+	for (t = S.tasks; t; t = t->next)
+		for (e = t->execs; e; e = e->next)
+			n += e->state != T_STOPPED;
+	return n;
 }
 
 static Exec *
@@ -1118,6 +1138,10 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 		code = RPC_EXHAUSTED;
 		seterr(err, "task %s has %d exec processes: delete some first",
 		    t->id, MAXEXEC);
+	} else if (liveexecs() >= MAXLIVEEXEC) {
+		code = RPC_EXHAUSTED;
+		seterr(err, "the sandbox runs %d exec processes: no more until "
+		    "some end", MAXLIVEEXEC);
 	} else if (!r.json || !r.jsonlen) {
 		seterr(err, "exec process %s: the request has no process spec",
 		    r.execid);
