@@ -20,10 +20,14 @@
  * waited for; stdout and stderr are opened read-write so the open never
  * blocks or fails for want of a reader.
  *
- * Every request gets an answer. Calls that need the agent (Create, Start,
- * Kill, Delete) answer when the agent does; Wait answers at the exit,
- * which the agent reports only after the process's output reached the
- * FIFOs and they were closed.
+ * Every request gets an answer. Calls that need the agent (Create, Exec,
+ * Start, Kill, Delete, ResizePty) answer when the agent does; Wait
+ * answers at the exit, which the agent reports only after the process's
+ * output reached the FIFOs and they were closed.
+ *
+ * Exec processes (the section "Exec processes and terminals", before
+ * the method table) live in their task, each with the init's kit:
+ * streams, state, waiters, exit; requests naming an exec id go there.
  */
 #include <errno.h>
 #include <fcntl.h>
