@@ -229,6 +229,18 @@ int oci_parse(OciSpec *s, const char *buf, size_t n, char *err);	/* 0, or -1 and
 int oci_parse_process(OciSpec *s, const char *buf, size_t n, char *err);
 int oci_parse_resources(OciSpec *s, const char *buf, size_t n, char *err);
 void oci_free(OciSpec *s);
+const char *oci_annotation(const OciSpec *s, const char *key);	/* NULL if absent */
+/*
+ * The CRI plugin's annotations: a pod is one sandbox container (pause)
+ * and the containers that name it; one husk process and VM serves them.
+ */
+#define CRI_TYPE	"io.kubernetes.cri.container-type"	/* "sandbox", "container" */
+#define CRI_SANDBOXID	"io.kubernetes.cri.sandbox-id"
+#define CRI_SBMEMORY	"io.kubernetes.cri.sandbox-memory"	/* bytes (containerd 1.7) */
+#define CRI_SBQUOTA	"io.kubernetes.cri.sandbox-cpu-quota"	/* us per period */
+#define CRI_SBPERIOD	"io.kubernetes.cri.sandbox-cpu-period"	/* us */
+/* the pod a container belongs to: its sandbox's id, or NULL (no pod, or it is the sandbox) */
+const char *cri_sandbox(const OciSpec *s);
 
 /* the agent API (husk.agent.v1.Agent), shared by the shim and agent/ */
 #define AGENT_SERVICE	"husk.agent.v1.Agent"

@@ -1269,3 +1269,25 @@ oci_free(OciSpec *s)
 	free(s->mems);
 	memset(s, 0, sizeof(*s));
 }
+
+const char *
+oci_annotation(const OciSpec *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->nanno; i++)
+		if (!strcmp(s->annokeys[i], key))
+			return s->annovals[i];
+	return NULL;
+}
+
+const char *
+cri_sandbox(const OciSpec *s)
+{
+	const char *type = oci_annotation(s, CRI_TYPE);
+	const char *id = oci_annotation(s, CRI_SANDBOXID);
+
+	if (!type || strcmp(type, "container") || !id || !id[0])
+		return NULL;
+	return id;
+}

@@ -132,9 +132,9 @@ shimargs(int argc, char *argv[], Shimargs *a)
 		die("no action: start or delete");
 }
 
-/* where the shim listens: beside containerd's socket, one name per task */
+/* where the shim listens: beside containerd's socket, one name per pod */
 static void
-sockpath(const Shimargs *a, char *path, size_t n)
+sockpath(const Shimargs *a, const char *id, char *path, size_t n)
 {
 	const char *addr = a->address && a->address[0] ? a->address :
 	    "/run/containerd/containerd.sock";
@@ -145,7 +145,7 @@ sockpath(const Shimargs *a, char *path, size_t n)
 
 	parts[0] = addr;
 	parts[1] = a->ns;
-	parts[2] = a->id ? a->id : "";
+	parts[2] = id;
 	for (i = 0; i < 3; i++)
 		for (p = parts[i]; ; p++) {	/* FNV-1a, NUL included */
 			h = (h ^ (uint8_t)*p) * 1099511628211ull;
@@ -282,27 +282,75 @@ serve(const Shimargs *a, int lfd, const char *sock)
 	exit(0);
 }
 
+static void
+writeaddress(const char *addr)
+{
+	char cwd[PATH_MAX];
+	int fd;
+
+	if ((fd = open("address", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0 || writeall(fd, addr, strlen(addr)) < 0)
+		die("write %s/address:", getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+	close(fd);
+}
+
+/*
+ * The pod a task joins, as containerd's runc shim groups them: a CRI
+ * container names its sandbox, whose shim (and VM) serves it too. id
+ * gets the sandbox's id, or the task's own.
+ */
+static int
+podof(const Shimargs *a, char *id, size_t n)
+{
+	char err[ERRLEN];
+	const char *sbid;
+	OciSpec s;
+	size_t len;
+	char *buf;
+	int pod = 0;
+
+	snprintf(id, n, "%s", a->id);
+	if (!(buf = task_readfile(".", "config.json", OCI_MAXJSON, &len, err)))
+		return 0;	/* Create will say what is wrong */
+	if (oci_parse(&s, buf, len, err) == 0) {
+		if ((sbid = cri_sandbox(&s)) && validid(sbid) &&
+		    strcmp(sbid, a->id)) {
+			snprintf(id, n, "%s", sbid);
+			pod = 1;
+		}
+		oci_free(&s);
+	}
+	free(buf);
+	return pod;
+}
+
 static int
 cmdstart(const Shimargs *a)
 {
-	char sock[108], addr[sizeof(sock) + 8];
+	char sock[108], addr[sizeof(sock) + 8], id[256];
 	pid_t pid;
-	int lfd, fd;
+	int lfd, pod;
 
 	if (!validid(a->id))
 		die("-id '%s': not a valid task id", a->id ? a->id : "");
-	sockpath(a, sock, sizeof(sock));
+	pod = podof(a, id, sizeof(id));
+	sockpath(a, id, sock, sizeof(sock));
 	snprintf(addr, sizeof(addr), "unix://%s", sock);
 	if ((lfd = listenunix(sock)) < 0) {
 		if (errno != EADDRINUSE)
 			die("listen on %s:", sock);
-		fputs(addr, stdout);	/* that shim serves this task */
+		writeaddress(addr);	/* that shim serves this task */
+		fputs(addr, stdout);
 		return 0;
 	}
-	if ((fd = open("address", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) < 0 || writeall(fd, addr, strlen(addr)) < 0)
-		die("write %s/address:", getcwd(addr, 0));
-	close(fd);
+	if (pod) {
+		/* a container whose pod has no shim: its VM is gone */
+		close(lfd);
+		unlink(sock);
+		die("task %s: the shim of its pod sandbox %s is not running",
+		    a->id, id);
+	}
+	writeaddress(addr);
 	if ((pid = fork()) < 0)
 		die("fork:");
 	if (pid == 0)
@@ -323,6 +371,12 @@ cmddelete(const Shimargs *a)
 	Pb pb = { 0 };
 
 	(void)a;
+	/*
+	 * Only the bundle the shim started in (its sandbox's, in a pod) has
+	 * shim.pid: that shim is killed and its socket goes. A container of
+	 * a pod leaves the pod's shim alone; what it had in the sandbox is
+	 * the shim's (its mount namespace), gone with it.
+	 */
 	if ((s = task_readfile(".", "shim.pid", 32, &n, err))) {
 		pid = strtol(s, NULL, 10);
 		snprintf(path, sizeof(path), "/proc/%ld/cwd", pid);
@@ -331,13 +385,13 @@ cmddelete(const Shimargs *a)
 		    realpath(path, cwd) && !strcmp(cwd, buf))
 			kill(pid, SIGKILL);
 		free(s);
+		if ((s = task_readfile(".", "address", PATH_MAX, &n, err))) {
+			if (!strncmp(s, "unix://", 7))
+				unlink(s + 7);
+			free(s);
+		}
+		rmdir(SHARE_DIR);
 	}
-	if ((s = task_readfile(".", "address", PATH_MAX, &n, err))) {
-		if (!strncmp(s, "unix://", 7))
-			unlink(s + 7);
-		free(s);
-	}
-	rmdir(SHARE_DIR);
 	pb_deleteresp(&pb, 0, 128 + SIGKILL, realns());
 	fwrite(pb.b, 1, pb.n, stdout);
 	pb_free(&pb);

@@ -70,6 +70,8 @@ struct Task {
 	TtrpcCall **waiters;
 	size_t nwait;
 	int deleting;
+	char *pod;			/* the pod sandbox's task it joins, or NULL */
+	int64_t memlimit;		/* its spec's, -1 none */
 	int terminal;			/* a pty: stdin and stdout streams only */
 	Exec *execs;			/* its exec processes (execX functions) */
 	size_t nexec;
@@ -99,6 +101,7 @@ static struct {
 	SandboxConfig vm;	/* the VM the first Create boots */
 	const char *ns, *ttrpcaddr;
 	Task *tasks;
+	unsigned vmmemmib;	/* the VM's RAM, once booted */
 	Ttrpc *events;
 	int quit;
 	uint64_t t0;		/* when serving began, for the debug trace */
@@ -256,6 +259,7 @@ taskfree(Task *t)
 	free(t->fout);
 	free(t->ferr);
 	free(t->config);
+	free(t->pod);
 	free(t);
 }
 
@@ -365,6 +369,7 @@ agentcall(Task *t, const char *method, uint32_t signal, unsigned timeoutms,
 	r.id = t->id;
 	r.signal = signal;
 	if (!strcmp(method, "Create")) {
+		r.sandbox = t->pod;
 		r.config = t->config;
 		r.configlen = t->configlen;
 		r.iport = t->ports[0];
@@ -463,19 +468,71 @@ sandboxdown(void *arg, int vmstate, const char *why)
 	}
 }
 
+/* an annotation's unsigned number, 0 when absent or not one */
+static uint64_t
+annonum(const OciSpec *s, const char *key)
+{
+	const char *v = oci_annotation(s, key);
+	unsigned long long n;
+	char *end;
+
+	if (!v || !*v || *v == '-')
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	return errno || *end ? 0 : n;
+}
+
 /*
- * The first Create boots the sandbox, with room for its memory limit.
- * (As before the split: no limit, -1, converts to the largest VM.)
+ * The first Create boots the sandbox. Its size: config.h's, grown to
+ * what containerd hands over for the pod (containerd 1.7's sandbox
+ * annotations: the pod's memory and CPU quota) or, outside a pod, to the
+ * container's own memory limit, plus the headroom the guest kernel and
+ * agent need; at most the machine limits.
  */
 static int
-sandboxboot(uint64_t memlimit, char *err)
+sandboxboot(const OciSpec *s, char *err)
 {
 	SandboxConfig c = S.vm;
+	uint64_t mem = annonum(s, CRI_SBMEMORY), quota, period, cpus;
 
-	if (memlimit > 0 && memlimit / (1 << 20) + vm_memheadroom > c.memmib)
-		c.memmib = MIN(memlimit / (1 << 20) + vm_memheadroom, VM_MAXMEMMIB);
+	if (!mem && s->memlimit > 0)
+		mem = s->memlimit;
+	if (mem && mem / (1 << 20) + vm_memheadroom > c.memmib)
+		c.memmib = MIN(mem / (1 << 20) + vm_memheadroom, VM_MAXMEMMIB);
+	quota = annonum(s, CRI_SBQUOTA);
+	period = annonum(s, CRI_SBPERIOD);
+	if (quota && period) {
+		cpus = (quota + period - 1) / period;
+		if (cpus > c.ncpus)
+			c.ncpus = MIN(cpus, VM_MAXCPUS);
+	}
 	c.consolefd = loglevel >= LDEBUG ? 2 : -1;
+	S.vmmemmib = c.memmib;
+	logmsg(LDEBUG, "sandbox: %u MiB, %u vCPUs", c.memmib, c.ncpus);
 	return sandbox_boot(S.sb, &c, err);
+}
+
+/*
+ * The VM does not grow: containers whose limits add up to more than its
+ * RAM share what it has, and the guest kernel reclaims and, at the end,
+ * OOM-kills inside the VM (husk.1, PODS).
+ */
+static void
+overcommit(const Task *nt)
+{
+	uint64_t sum = 0;
+	const Task *t;
+
+	for (t = S.tasks; t; t = t->next)
+		if (t->memlimit > 0)
+			sum += t->memlimit;
+	if (sum / (1 << 20) + vm_memheadroom > S.vmmemmib)
+		logmsg(LWARN, "task %s: the pod's memory limits add up to %llu MiB, "
+		    "more than its VM's %u MiB less %u MiB for the guest: its "
+		    "containers share the VM's memory and the guest's OOM "
+		    "killer acts inside the VM", nt->id,
+		    (unsigned long long)(sum >> 20), S.vmmemmib, vm_memheadroom);
 }
 
 /* a file of the bundle, whole, NUL-terminated */
@@ -509,6 +566,35 @@ task_readfile(const char *dir, const char *name, size_t max, size_t *len, char *
 	buf[n] = '\0';
 	*len = n;
 	return buf;
+}
+
+/*
+ * A sandbox serves one pod: the first task (the pod's sandbox container,
+ * or a lone container) and then only containers that name it (the CRI
+ * annotations; shim.c sent them here). Those join its namespaces in the
+ * guest as their spec asks.
+ */
+static int
+podjoin(Task *t, const OciSpec *s, char *err)
+{
+	const char *pod = cri_sandbox(s);
+	Task *first;
+
+	for (first = S.tasks; first && first->next; first = first->next)
+		;
+	if (!first)
+		return 0;
+	if (!pod || strcmp(pod, first->id)) {
+		seterr(err, "this sandbox serves %s and its pod: task %s is %s",
+		    first->id, t->id, pod ? "in another pod" : "in none");
+		return -1;
+	}
+	if (first->state == T_STOPPED) {
+		seterr(err, "pod sandbox %s has stopped", first->id);
+		return -1;
+	}
+	t->pod = estrdup(pod);
+	return 0;
 }
 
 static void
@@ -545,10 +631,6 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		goto fail;
 	}
 	code = RPC_UNIMPLEMENTED;
-	if (S.tasks) {
-		seterr(err, "husk runs one container per sandbox for now");
-		goto fail;
-	}
 	if (r.checkpoint) {
 		seterr(err, "husk cannot restore checkpoints");
 		goto fail;
@@ -561,6 +643,11 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		goto fail;
 	if (!s.hasprocess || !s.args[0]) {
 		seterr(err, "config.json: process.args is empty: nothing to run");
+		goto fail;
+	}
+	t->memlimit = s.memlimit;
+	if (podjoin(t, &s, err) < 0) {
+		code = RPC_PRECONDITION;
 		goto fail;
 	}
 	code = RPC_PRECONDITION;
@@ -580,7 +667,7 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 	t->next = S.tasks;
 	S.tasks = t;
 	t->state = T_CREATING;
-	if (sandbox_state(S.sb) == SB_NONE && sandboxboot(s.memlimit, err) < 0) {
+	if (sandbox_state(S.sb) == SB_NONE && sandboxboot(&s, err) < 0) {
 		oci_free(&s);
 		taskreq_free(&r);
 		createfail(t, RPC_INTERNAL, err);
@@ -592,6 +679,8 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		createfail(t, RPC_INVALID, err);
 		return;
 	}
+	if (t->pod)
+		overcommit(t);
 	oci_free(&s);
 	taskreq_free(&r);
 	if (sandbox_state(S.sb) == SB_UP && agentcall(t, "Create", 0, agent_timeout_ms,
