@@ -7,13 +7,18 @@ include config.mk
 LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o
 OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
-TESTS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
+UNITS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/virtiofs_test test/share_test test/util_test \
-	test/seccomp_test test/agent_test test/task_test
-SANTESTS = test/proto_test-san test/json_test-san test/ttrpc_test-san \
+	test/seccomp_test test/agent_test
+UNITSAN = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/virtiofs_test-san \
 	test/share_test-san test/util_test-san test/seccomp_test-san \
-	test/agent_test-san test/task_test-san
+	test/agent_test-san
+# tests of task.c link it and sandbox.c with a fake agent
+TASKTESTS = test/taskstat_test test/task_test
+TASKSAN = test/taskstat_test-san test/task_test-san
+TESTS = $(UNITS) $(TASKTESTS)
+SANTESTS = $(UNITSAN) $(TASKSAN)
 
 all: husk
 
@@ -58,10 +63,11 @@ test/share_test: test/share_test.c
 test/util_test: test/util_test.c
 test/seccomp_test: test/seccomp_test.c
 test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
-$(TESTS:test/task_test=): $(LIB) test/t.h
+$(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
-# task.c over a fake agent: the Task service and the sandbox, no VM
-test/task_test: test/task_test.c task.o sandbox.o $(LIB) test/t.h
+test/taskstat_test: test/taskstat_test.c
+test/task_test: test/task_test.c
+$(TASKTESTS): task.o sandbox.o $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c task.o sandbox.o $(LIB) $(LDFLAGS)
 
 test/proto_test-san: test/proto_test.c
@@ -74,11 +80,12 @@ test/share_test-san: test/share_test.c
 test/util_test-san: test/util_test.c
 test/seccomp_test-san: test/seccomp_test.c
 test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
-$(SANTESTS:test/task_test-san=): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
+$(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
-test/task_test-san: test/task_test.c task.c sandbox.c $(LIB:.o=.c) husk.h config.h kh \
-	kh/sysnames.h test/t.h
-	$(SANCC) $(SANFLAGS) -isystem kh -o $@ test/task_test.c task.c sandbox.c $(LIB:.o=.c)
+test/taskstat_test-san: test/taskstat_test.c
+test/task_test-san: test/task_test.c
+$(TASKSAN): task.c sandbox.c $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
+	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c task.c sandbox.c $(LIB:.o=.c)
 
 test/shimctl: test/shimctl.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ test/shimctl.c $(LIB) $(LDFLAGS)
@@ -118,8 +125,9 @@ test:
 	test/run
 
 bench: husk
+	test/cri-deps
 	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run \
-		sh -c 'test/bench-boot && test/bench-ctr'
+		sh -c 'test/bench-boot && test/bench-ctr && test/bench-pod'
 
 kernel:
 	kernel/build

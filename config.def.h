@@ -30,6 +30,7 @@ static const unsigned agent_timeout_ms = 30000;	/* boot to agent answering */
 static const unsigned agent_retry_ms = 2;	/* between connection attempts */
 static const unsigned shutdown_timeout_ms = 10000; /* shutdown to power off */
 static const unsigned event_timeout_ms = 10000;	/* containerd taking an event */
+static const unsigned oom_retry_ms = 1000;	/* the agent's Oom call failed: asked again */
 
 /* husk itself (besides a seccomp filter per thread) */
 static const unsigned long husk_nofile = 65536;	/* RLIMIT_NOFILE: virtio-fs gets all

@@ -29,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/openat2.h>
 
 #include "husk.h"
 
@@ -282,6 +283,85 @@ sharebinds(Rootfs *r, Share *sh, const OciSpec *s, char *err)
 	return 0;
 }
 
+/*
+ * dest (an absolute path in the container) made under the root open as
+ * rootfd, a directory or, when file, an empty file: every step resolved
+ * inside the root (a symlink in it cannot lead out). 0 when it exists.
+ */
+static int
+mountpoint(int rootfd, const char *dest, int file)
+{
+	struct open_how how;
+	char path[PATH_MAX], *p, *end;
+	int fd, pfd, last, e;
+
+	if (snprintf(path, sizeof(path), "%s", dest) >= (int)sizeof(path))
+		return errno = ENAMETOOLONG, -1;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	if ((pfd = dup(rootfd)) < 0)
+		return -1;
+	for (p = path; *(p += strspn(p, "/")); p = end) {
+		end = p + strcspn(p, "/");
+		last = !end[strspn(end, "/")];
+		e = *end;
+		*end = '\0';
+		fd = -1;
+		errno = EINVAL;
+		if (strcmp(p, ".") && strcmp(p, "..")) {
+			/* the path so far, resolved in the root */
+			fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+			if (fd < 0 && errno == ENOENT) {
+				if (last && file)
+					fd = openat(pfd, p, O_WRONLY | O_CREAT |
+					    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				else if (mkdirat(pfd, p, 0755) == 0)
+					fd = syscall(SYS_openat2, rootfd, path, &how,
+					    sizeof(how));
+			}
+		}
+		close(pfd);
+		if ((pfd = fd) < 0)
+			return -1;
+		*end = e;
+	}
+	close(pfd);
+	return 0;
+}
+
+/*
+ * A read-only root is read-only on the host before the guest sees it:
+ * the mount points its spec needs are made first, as runc makes them
+ * before it remounts the root read-only. One that cannot be made (a
+ * dangling symlink, a ".." step) is left to the agent, which says why
+ * the mount fails.
+ */
+static void
+mountpoints(const char *root, const OciSpec *s)
+{
+	char data[1024];
+	unsigned long flags;
+	const OciMount *m;
+	struct stat st;
+	size_t i;
+	int rootfd, file;
+
+	if ((rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;		/* share_add says why */
+	for (i = 0; i < s->nmounts; i++) {
+		m = &s->mounts[i];
+		mountopts(m->options, &flags, data, sizeof(data));
+		file = 0;
+		if (((m->type && !strcmp(m->type, "bind")) || (flags & MS_BIND)) &&
+		    m->source && stat(m->source, &st) == 0)
+			file = !S_ISDIR(st.st_mode);
+		if (mountpoint(rootfd, m->dest, file) < 0)
+			logmsg(LDEBUG, "root %s: mount point %s:", root, m->dest);
+	}
+	close(rootfd);
+}
+
 int
 rootfs_share(Rootfs *r, Share *sh, const char *id, const char *bundle,
     const OciSpec *s, char *err)
@@ -303,6 +383,8 @@ rootfs_share(Rootfs *r, Share *sh, const char *id, const char *bundle,
 	}
 	snprintf(what, sizeof(what), "root %s", root);
 	/* root.readonly holds on the host too, not only in the guest */
+	if (s->rootro)
+		mountpoints(root, s);
 	if (share_add(sh, r->name, root, SHARE_REC | (s->rootro ? SHARE_RDONLY : 0),
 	    what, err) < 0) {
 		r->name[0] = '\0';

@@ -72,6 +72,8 @@ struct Task {
 	int deleting;
 	char *pod;			/* the pod sandbox's task it joins, or NULL */
 	int64_t memlimit;		/* its spec's, -1 none */
+	int paused;			/* frozen in the guest (Pause) */
+	int pausecall;			/* a Pause or Resume waits for the agent */
 	int terminal;			/* a pty: stdin and stdout streams only */
 	Exec *execs;			/* its exec processes (execX functions) */
 	size_t nexec;
@@ -105,7 +107,10 @@ static struct {
 	Ttrpc *events;
 	int quit;
 	uint64_t t0;		/* when serving began, for the debug trace */
-} S;
+	int oomwait, oomoff;	/* an Oom call in flight; the agent has none */
+	Watch oomw;		/* asks again after a failed Oom call */
+	Ratelimit oomrl;	/* how fast OOM reports ask again at once */
+} S = { .oomw = { -1, NULL, NULL, 0 } };
 
 /* the debug log's timeline of a task: what happened, ms since start */
 static void
@@ -286,6 +291,7 @@ waitreply(TtrpcCall *c, Task *t)
 }
 
 static void finishdelete(Task *t);
+static void oomwatch(void);
 /* exec processes (the section before the method table) */
 static int openstdio(uint32_t ports[3], const char *fin, const char *fout,
     const char *ferr, int terminal, char *err);
@@ -416,6 +422,7 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	publish("/tasks/create", "TaskCreate", &ev);
 	if (agentcall(t, "Wait", 0, 0, agentwaitdone) < 0)
 		stopped(t, 128 + SIGKILL);
+	oomwatch();
 }
 
 /* the agent answers: create the tasks that waited for it */
@@ -887,6 +894,8 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 	st.bundle = t->bundle;
 	st.pid = t->pid;
 	st.status = status[t->state];
+	if (t->state == T_RUNNING && (t->paused || t->pausecall))
+		st.status = t->paused ? TSTATUS_PAUSED : TSTATUS_PAUSING;
 	st.fin = t->fin;
 	st.fout = t->fout;
 	st.ferr = t->ferr;
@@ -900,20 +909,363 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 	taskreq_free(&r);
 }
 
+/*
+ * Pids, Stats, Update, Pause and Resume: one agent call each, answered
+ * when the agent answers. The call's context names the task by id, not
+ * by pointer, since the task may be deleted before the agent answers.
+ *
+ * Pids answers with the guest's pids (the agent reads the container's
+ * cgroup), each exec's with its exec id as runc's shim does. They name
+ * processes in the VM, never on the host. containerd passes them through
+ * (ctr task ps prints them) and, when it restarts, takes an empty list
+ * as a leaked shim to clean up: a live task lists at least its init. A
+ * host tool that reads them as host pids (docker or nerdctl top filter
+ * the host's ps by them) finds unrelated processes or none, and the
+ * guest chooses them; but no pid containerd acts on is the guest's: the
+ * task's pid (Create, Start, State, events) is husk's own, as
+ * agentcreatedone says. Kata lists only its VMM's pid, which says
+ * nothing of what runs in the container.
+ */
+enum { OP_PIDS, OP_STATS, OP_UPDATE, OP_PAUSE, OP_RESUME };
+static const char *const opmethod[] = {	/* the agent's, by OP_* */
+	"Pids", "Stats", "Update", "Pause", "Resume" };
+
+typedef struct {
+	TtrpcCall *c;
+	char *id;
+	int op;			/* OP_* */
+	int setmem;		/* Update: gives a memory limit, memlimit */
+	int64_t memlimit;
+} Op;
+
+/* the exec whose process has guest pid gpid, NULL for none */
+static const char *
+execofpid(Task *t, uint32_t gpid)
+{
+	Exec *e;
+
+	for (e = t->execs; e; e = e->next)
+		if (e->gpid == gpid && e->state != T_STOPPED)
+			return e->id;
+	return NULL;
+}
+
+static void
+pidsreply(TtrpcCall *c, Task *t, const AgentResp *ar)
+{
+	TaskPid *p;
+	Pb pb = { 0 };
+	size_t i;
+
+	p = ecalloc(ar->npids ? ar->npids : 1, sizeof(*p));
+	for (i = 0; i < ar->npids; i++) {
+		p[i].pid = ar->pids[i];
+		p[i].execid = t ? execofpid(t, ar->pids[i]) : NULL;
+	}
+	pb_pidsresp(&pb, p, ar->npids);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	free(p);
+}
+
+static void
+opdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Op *op = arg;
+	Task *t = findtask(op->id);
+	AgentResp ar;
+	char err[ERRLEN], esc[ERRLEN];
+	Pb pb = { 0 };
+
+	if (t && (op->op == OP_PAUSE || op->op == OP_RESUME))
+		t->pausecall = 0;
+	if (code != RPC_OK) {	/* the guest's words, escaped */
+		seterr(err, "%s: %s", opmethod[op->op], msg && msg[0] ?
+		    escape(esc, sizeof(esc), msg, strlen(msg)) : "the agent failed");
+		ttrpc_reply(op->c, code, err, NULL, 0);
+	} else if (op->op == OP_PIDS || op->op == OP_STATS) {
+		if (pr_agentresp(resp, n, &ar) < 0 || (op->op == OP_STATS &&
+		    !ar.stats)) {
+			seterr(err, "the agent's %s reply is malformed",
+			    opmethod[op->op]);
+			glog(LWARN, "task %s: %s", op->id, err);
+			ttrpc_reply(op->c, RPC_INTERNAL, err, NULL, 0);
+		} else if (op->op == OP_PIDS) {
+			pidsreply(op->c, t, &ar);
+		} else {
+			pb_statsresp(&pb, ar.stats, 0);
+			ttrpc_reply(op->c, RPC_OK, NULL, pb.b, pb.n);
+			pb_free(&pb);
+		}
+		agentresp_free(&ar);
+	} else {
+		/* Update, Pause, Resume: the state follows, containerd hears */
+		if (t && op->setmem)
+			t->memlimit = op->memlimit;
+		if (t && t->state == T_RUNNING && op->op != OP_UPDATE) {
+			t->paused = op->op == OP_PAUSE;
+			trace(t->paused ? "paused" : "resumed", t);
+			taskevent(t, t->paused ? TEV_PAUSED : TEV_RESUMED);
+		}
+		ttrpc_reply(op->c, RPC_OK, NULL, NULL, 0);
+	}
+	free(op->id);
+	free(op);
+}
+
+/* the agent call of op for t, with json and its resources s (Update) */
+static void
+opcall(TtrpcCall *c, Task *t, int op, const char *json, size_t jsonlen,
+    const OciSpec *s)
+{
+	AgentReq r;
+	Op *o;
+
+	memset(&r, 0, sizeof(r));
+	r.id = t->id;
+	r.config = (char *)json;
+	r.configlen = jsonlen;
+	o = ecalloc(1, sizeof(*o));
+	o->c = c;
+	o->id = estrdup(t->id);
+	o->op = op;
+	if (s && (s->resset & OCI_RMEM)) {
+		o->setmem = 1;
+		o->memlimit = s->memlimit;
+	}
+	if (sandbox_call(S.sb, opmethod[op], &r, agent_timeout_ms, opdone, o) < 0) {
+		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+		free(o->id);
+		free(o);
+		return;
+	}
+	if (op == OP_PAUSE || op == OP_RESUME)
+		t->pausecall = 1;
+}
+
+/* the task a Pids, Stats, Pause, Resume or Update request names */
+static Task *
+optask(TtrpcCall *c, int ok, TaskOp *r)
+{
+	char msg[ERRLEN];
+	Task *t;
+
+	if (!ok) {
+		ttrpc_reply(c, RPC_INVALID, "malformed request", NULL, 0);
+		return NULL;
+	}
+	if (!(t = findtask(r->id))) {
+		seterr(msg, "task %s not found", r->id);
+		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
+	} else if (t->state == T_CREATING) {
+		ttrpc_reply(c, RPC_PRECONDITION, "task is not created yet", NULL, 0);
+	} else {
+		return t;
+	}
+	taskop_free(r);
+	return NULL;
+}
+
+static void
+tstats(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskOp r;
+	Task *t;
+
+	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
+		return;
+	opcall(c, t, OP_STATS, NULL, 0, NULL);
+	taskop_free(&r);
+}
+
+/* a memory limit past the VM's RAM: said, since the VM cannot grow */
+static void
+memcheck(Task *t, const OciSpec *s)
+{
+	if (!(s->resset & OCI_RMEM) || s->memlimit < 0 || !S.vmmemmib ||
+	    (uint64_t)s->memlimit / (1 << 20) <= S.vmmemmib)
+		return;
+	glog(LWARN, "task %s: memory limit %lld MiB is more than the VM's "
+	    "%u MiB: the VM cannot grow, so the container gets at most what "
+	    "the VM has", t->id, (long long)(s->memlimit >> 20), S.vmmemmib);
+}
+
+/*
+ * linux.resources as JSON, applied by the agent to the container's
+ * cgroup; as runc's shim, created, running and paused tasks take it.
+ * It is read here too: a malformed one is refused with json.c's
+ * message, and a memory limit cannot give the container more than the
+ * VM has.
+ */
+static void
+tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	char err[ERRLEN];
+	OciSpec s;
+	TaskOp r;
+	Task *t;
+
+	if (!(t = optask(c, pr_taskupdate(req, n, &r) == 0, &r)))
+		return;
+	if (t->state == T_STOPPED) {
+		ttrpc_reply(c, RPC_PRECONDITION, "cannot update a stopped container",
+		    NULL, 0);
+	} else if (r.anyurl && strcmp(r.anyurl, TASK_URL_RESOURCES)) {
+		seterr(err, "resources of type %.100s: husk takes "
+		    TASK_URL_RESOURCES, r.anyurl);
+		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
+	} else if (!r.json || !r.jsonlen) {
+		ttrpc_reply(c, RPC_INVALID, "no resources in the update request",
+		    NULL, 0);
+	} else if (oci_parse_resources(&s, r.json, r.jsonlen, err) < 0) {
+		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
+	} else {
+		memcheck(t, &s);
+		opcall(c, t, OP_UPDATE, r.json, r.jsonlen, &s);
+		oci_free(&s);
+	}
+	taskop_free(&r);
+}
+
+/* the guest cgroup's freezer; the states and refusals are runc's shim's */
+static void
+freezer(TtrpcCall *c, const uint8_t *req, size_t n, int op)
+{
+	int pause = op == OP_PAUSE;
+	const char *no = NULL;
+	TaskOp r;
+	Task *t;
+
+	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
+		return;
+	if (t->pausecall)
+		no = "a pause or resume of the task is in progress";
+	else if (t->state == T_CREATED)
+		no = pause ? "cannot pause task in created state" :
+		    "cannot resume task in created state";
+	else if (t->state == T_STOPPED)
+		no = pause ? "cannot pause a stopped container" :
+		    "cannot resume a stopped container";
+	else if (t->paused == pause)
+		no = pause ? "cannot pause a paused container" :
+		    "cannot resume a running process";
+	if (no)
+		ttrpc_reply(c, RPC_PRECONDITION, no, NULL, 0);
+	else
+		opcall(c, t, op, NULL, 0, NULL);
+	taskop_free(&r);
+}
+
+static void
+tpause(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	freezer(c, req, n, OP_PAUSE);
+}
+
+static void
+tresume(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	freezer(c, req, n, OP_RESUME);
+}
+
+static void
+tcheckpoint(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	(void)req;
+	(void)n;
+	ttrpc_reply(c, RPC_UNIMPLEMENTED, "husk cannot checkpoint a task: its "
+	    "processes live in a VM, out of reach of CRIU on the host", NULL, 0);
+}
+
+/*
+ * OOM kills: one agent Oom call waits while the sandbox is up (timeout
+ * none), answered with the id of a container whose cgroup saw an OOM
+ * kill; each answer becomes TaskOOM, and the call is made again. After
+ * a failure, or more answers than a Ratelimit lets through at once, the
+ * next call waits oom_retry_ms, so a guest cannot make husk spin; a lost
+ * link ends the watch, as does an agent without the method.
+ */
+static void
+oomagain(Watch *w, uint32_t ev)
+{
+	uint64_t x;
+
+	(void)ev;
+	if (read(w->fd, &x, sizeof(x)) < 0 && errno == EAGAIN)
+		return;
+	oomwatch();
+}
+
+static void
+oomlater(void)
+{
+	S.oomw.fn = oomagain;
+	if (loop_timer(&S.oomw, oom_retry_ms * 1000000ull) < 0)
+		logmsg(LWARN, "OOM watch: a timer:");
+}
+
+static void
+oomdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	char id[2 * NAME_MAX];
+	AgentResp ar;
+	Task *t;
+
+	(void)arg;
+	S.oomwait = 0;
+	if (code == RPC_UNIMPLEMENTED) {
+		logmsg(LINFO, "the agent reports no OOM kills: %s", msg ? msg : "");
+		S.oomoff = 1;
+	} else if (code == RPC_UNAVAILABLE || sandbox_state(S.sb) != SB_UP) {
+		logmsg(LDEBUG, "OOM watch: the agent link is gone");
+	} else if (code != RPC_OK) {
+		glog(LINFO, "OOM watch: the agent's Oom call failed: %s (code %d)",
+		    msg ? escape(id, sizeof(id), msg, strlen(msg)) : "", code);
+		oomlater();
+	} else if (pr_agentresp(resp, n, &ar) < 0) {
+		glog(LWARN, "OOM watch: the agent's Oom reply is malformed");
+		oomlater();
+	} else {
+		if (ar.id && (t = findtask(ar.id))) {
+			glog(LINFO, "task %s: a process was killed for memory "
+			    "in the guest", t->id);
+			taskevent(t, TEV_OOM);
+		} else {
+			glog(LWARN, "OOM watch: the agent reports an OOM kill in "
+			    "'%s', no task of this shim", ar.id ? escape(id,
+			    sizeof(id), ar.id, strlen(ar.id)) : "");
+		}
+		agentresp_free(&ar);
+		if (ratelimit(&S.oomrl))
+			oomwatch();
+		else
+			oomlater();
+	}
+}
+
+static void
+oomwatch(void)
+{
+	if (S.oomwait || S.oomoff || sandbox_state(S.sb) != SB_UP)
+		return;
+	if (sandbox_call(S.sb, "Oom", NULL, 0, oomdone, NULL) == 0)
+		S.oomwait = 1;
+}
+
+/* a stopped task has no processes left to list */
 static void
 tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 {
-	TaskReq r;
+	TaskOp r;
 	Task *t;
-	Pb pb = { 0 };
 
-	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
 		return;
-	if (t->pid && t->state != T_STOPPED)
-		pb_pidsresp(&pb, &(TaskPid){ t->pid, NULL }, 1);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-	taskreq_free(&r);
+	if (t->state == T_STOPPED)
+		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+	else
+		opcall(c, t, OP_PIDS, NULL, 0, NULL);
+	taskop_free(&r);
 }
 
 /*
@@ -961,16 +1313,6 @@ tshutdown(TtrpcCall *c, const uint8_t *req, size_t n)
 	ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
 	if (!S.tasks)
 		S.quit = 1;	/* the loop ends after this batch */
-}
-
-static void
-tlater(TtrpcCall *c, const uint8_t *req, size_t n)
-{
-	(void)req;
-	(void)n;
-	ttrpc_reply(c, RPC_UNIMPLEMENTED, "not implemented by husk yet "
-	    "(exec, pty, pause, resume, checkpoint, update and stats come later)",
-	    NULL, 0);
 }
 
 /*
@@ -1521,11 +1863,11 @@ const TtrpcMethod task_methods[] = {
 	{ TASK_SERVICE, "Shutdown",   tshutdown },
 	{ TASK_SERVICE, "Exec",       texec },
 	{ TASK_SERVICE, "ResizePty",  tresize },
-	{ TASK_SERVICE, "Pause",      tlater },
-	{ TASK_SERVICE, "Resume",     tlater },
-	{ TASK_SERVICE, "Checkpoint", tlater },
-	{ TASK_SERVICE, "Update",     tlater },
-	{ TASK_SERVICE, "Stats",      tlater },
+	{ TASK_SERVICE, "Pause",      tpause },
+	{ TASK_SERVICE, "Resume",     tresume },
+	{ TASK_SERVICE, "Checkpoint", tcheckpoint },
+	{ TASK_SERVICE, "Update",     tupdate },
+	{ TASK_SERVICE, "Stats",      tstats },
 };
 const size_t task_nmethods = LEN(task_methods);
 

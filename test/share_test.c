@@ -121,6 +121,76 @@ planted(void)
 	rmdir(victim);
 }
 
+/*
+ * A read-only root gets its spec's mount points on the host before it
+ * turns read-only, each resolved inside the root: a symlink planted in
+ * the image leads nowhere outside.
+ */
+static void
+romountpoints(void)
+{
+	char root[128], out[128], share[128], path[512], err[ERRLEN];
+	char *opts[] = { "rbind", "ro", NULL };
+	OciMount mounts[5];
+	OciSpec s;
+	Share sh;
+	Rootfs r;
+	struct stat st;
+
+	snprintf(root, sizeof(root), "%s/img", dir);
+	snprintf(out, sizeof(out), "%s/outside", dir);
+	snprintf(share, sizeof(share), "%s/share", dir);
+	CHECK(mkdir(root, 0755) == 0 && mkdir(out, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/real", root);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/etc", root);
+	CHECK(symlink("/real", path) == 0);	/* absolute: <root>/real */
+	snprintf(path, sizeof(path), "%s/var", root);
+	CHECK(symlink(out, path) == 0);		/* <root><out>: dangling */
+	memset(mounts, 0, sizeof(mounts));
+	mounts[0].dest = "/proc";
+	mounts[0].type = "proc";
+	mounts[1].dest = "/etc/hosts";		/* a file bind */
+	mounts[1].type = "bind";
+	mounts[1].source = "/etc/hostname";
+	mounts[1].options = opts;
+	mounts[2].dest = "/var/run";
+	mounts[2].type = "tmpfs";
+	mounts[3].dest = "/dev/../../../escape";
+	mounts[3].type = "tmpfs";
+	mounts[4].dest = "/new/resolv.conf";	/* a file bind, its dir missing */
+	mounts[4].type = "bind";
+	mounts[4].source = "/etc/hostname";
+	mounts[4].options = opts;
+	memset(&s, 0, sizeof(s));
+	s.rootpath = root;
+	s.rootro = 1;
+	s.mounts = mounts;
+	s.nmounts = 5;
+	memset(&sh, 0, sizeof(sh));
+	memset(&r, 0, sizeof(r));
+	CHECK(share_open(&sh, share, 64 * 1024, 100, err) == 0);
+	CHECK(rootfs_share(&r, &sh, "c1", dir, &s, err) == 0);
+	snprintf(path, sizeof(path), "%s/proc", root);
+	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	snprintf(path, sizeof(path), "%s/real/hosts", root);
+	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+	snprintf(path, sizeof(path), "%s/new/resolv.conf", root);
+	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+	/* nothing outside the root */
+	snprintf(path, sizeof(path), "%s/run", out);
+	CHECK(access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "%s/escape", dir);
+	CHECK(access(path, F_OK) < 0);
+	CHECK(access("/escape", F_OK) < 0);
+	snprintf(path, sizeof(path), "%s/c1/x", share);
+	CHECK(canwrite(path) == -EROFS);
+	rootfs_unshare(&r, &sh);
+	share_close(&sh);
+	snprintf(path, sizeof(path), "rm -rf %s %s", root, out);
+	CHECK(system(path) == 0);
+}
+
 int
 main(void)
 {
@@ -136,6 +206,7 @@ main(void)
 	RUN(inodecap);
 	RUN(readonly);
 	RUN(planted);
+	RUN(romountpoints);
 	rmdir(dir);
 	return TDONE();
 }
