@@ -15,8 +15,8 @@ UNITSAN = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/share_test-san test/util_test-san test/seccomp_test-san \
 	test/agent_test-san
 # tests of task.c link it and sandbox.c with a fake agent
-TASKTESTS = test/taskstat_test
-TASKSAN = test/taskstat_test-san
+TASKTESTS = test/taskstat_test test/task_test
+TASKSAN = test/taskstat_test-san test/task_test-san
 TESTS = $(UNITS) $(TASKTESTS)
 SANTESTS = $(UNITSAN) $(TASKSAN)
 
@@ -66,6 +66,7 @@ test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
 $(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 test/taskstat_test: test/taskstat_test.c
+test/task_test: test/task_test.c
 $(TASKTESTS): task.o sandbox.o $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c task.o sandbox.o $(LIB) $(LDFLAGS)
 
@@ -82,6 +83,7 @@ test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
 $(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 test/taskstat_test-san: test/taskstat_test.c
+test/task_test-san: test/task_test.c
 $(TASKSAN): task.c sandbox.c $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c task.c sandbox.c $(LIB:.o=.c)
 

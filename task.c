@@ -20,10 +20,14 @@
  * waited for; stdout and stderr are opened read-write so the open never
  * blocks or fails for want of a reader.
  *
- * Every request gets an answer. Calls that need the agent (Create, Start,
- * Kill, Delete) answer when the agent does; Wait answers at the exit,
- * which the agent reports only after the process's output reached the
- * FIFOs and they were closed.
+ * Every request gets an answer. Calls that need the agent (Create, Exec,
+ * Start, Kill, Delete, ResizePty) answer when the agent does; Wait
+ * answers at the exit, which the agent reports only after the process's
+ * output reached the FIFOs and they were closed.
+ *
+ * Exec processes (the section "Exec processes and terminals", before
+ * the method table) live in their task, each with the init's kit:
+ * streams, state, waiters, exit; requests naming an exec id go there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +48,15 @@
 
 enum { T_CREATING, T_CREATED, T_RUNNING, T_STOPPED };
 #define EVENTS_SERVICE	"containerd.services.events.ttrpc.v1.Events"
+enum {
+	MAXEXEC = 1024,		/* exec processes of one task, as the agent's */
+	MAXLIVEEXEC = 960	/* execs not stopped, in the sandbox: each holds
+				 * an agent Wait, and the agent's ttrpc holds at
+				 * most 1024 unanswered calls (ttrpc.c) */
+};
 
 typedef struct Task Task;
+typedef struct Exec Exec;
 struct Task {
 	char *id, *bundle, *fin, *fout, *ferr;
 	char *config;
@@ -63,8 +74,28 @@ struct Task {
 	int64_t memlimit;		/* its spec's, -1 none */
 	int paused;			/* frozen in the guest (Pause) */
 	int pausecall;			/* a Pause or Resume waits for the agent */
+	int terminal;			/* a pty: stdin and stdout streams only */
+	Exec *execs;			/* its exec processes (execX functions) */
+	size_t nexec;
 	Rootfs root;			/* its way to the guest */
 	Task *next;
+};
+
+/* an exec process: what a Task has for its init, named by its own id */
+struct Exec {
+	char *id;
+	Task *t;
+	uintptr_t serial;		/* names it to agent replies (execbyserial) */
+	char *fin, *fout, *ferr;
+	int terminal, state;		/* T_* */
+	uint32_t gpid, status;
+	uint64_t exitedat;
+	uint32_t ports[3];
+	TtrpcCall *call;		/* the Exec, Start or Delete in progress */
+	TtrpcCall **waiters;
+	size_t nwait;
+	int deleting;
+	Exec *next;
 };
 
 static struct {
@@ -108,6 +139,19 @@ findtask(const char *id)
 	return t;
 }
 
+/* an exec of t; NULL for id NULL or "" (the init) */
+static Exec *
+findexec(Task *t, const char *id)
+{
+	Exec *e;
+
+	if (!id || !id[0])
+		return NULL;
+	for (e = t->execs; e && strcmp(e->id, id); e = e->next)
+		;
+	return e;
+}
+
 /* the request's task, or an answer saying why there is none */
 static Task *
 reqtask(TtrpcCall *c, const uint8_t *req, size_t n, int kind, TaskReq *r)
@@ -119,12 +163,12 @@ reqtask(TtrpcCall *c, const uint8_t *req, size_t n, int kind, TaskReq *r)
 		ttrpc_reply(c, RPC_INVALID, "malformed request", NULL, 0);
 		return NULL;
 	}
-	if (r->execid && r->execid[0]) {
-		seterr(msg, "exec process %s: husk has no exec processes yet",
-		    r->execid);
-		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
-	} else if (!(t = findtask(r->id))) {
+	if (!(t = findtask(r->id))) {
 		seterr(msg, "task %s not found", r->id);
+		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
+	} else if (r->execid && r->execid[0] && !findexec(t, r->execid)) {
+		seterr(msg, "exec process %s not found in task %s", r->execid,
+		    r->id);
 		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
 	} else {
 		return t;
@@ -191,6 +235,9 @@ publish(const char *topic, const char *name, Pb *ev)
 	pb_free(ev);
 }
 
+static void execfree(Exec *e);
+static void closestdio(uint32_t ports[3]);
+
 static void
 taskfree(Task *t)
 {
@@ -201,9 +248,9 @@ taskfree(Task *t)
 		;
 	if (*pp)
 		*pp = t->next;
-	for (i = 0; i < 3; i++)	/* streams the guest never opened */
-		if (t->ports[i])
-			sandbox_unport(S.sb, t->ports[i]);
+	while (t->execs)
+		execfree(t->execs);
+	closestdio(t->ports);
 	sandbox_share_remove(S.sb, &t->root);
 	rootfs_umount(&t->root);
 	for (i = 0; i < t->nwait; i++)
@@ -245,6 +292,15 @@ waitreply(TtrpcCall *c, Task *t)
 
 static void finishdelete(Task *t);
 static void oomwatch(void);
+/* exec processes (the section before the method table) */
+static int openstdio(uint32_t ports[3], const char *fin, const char *fout,
+    const char *ferr, int terminal, char *err);
+static void execstart(TtrpcCall *c, Exec *e);
+static void execkill(TtrpcCall *c, Exec *e, uint32_t signal);
+static void execwait(TtrpcCall *c, Exec *e);
+static void execdelete(TtrpcCall *c, Exec *e);
+static void execstate(TtrpcCall *c, Exec *e);
+static void execsdown(Task *t);
 
 /* a task event of kind (TEV_*) about t's init */
 static void
@@ -325,6 +381,7 @@ agentcall(Task *t, const char *method, uint32_t signal, unsigned timeoutms,
 		r.iport = t->ports[0];
 		r.oport = t->ports[1];
 		r.eport = t->ports[2];
+		r.terminal = t->terminal;
 	}
 	return sandbox_call(S.sb, method, &r, timeoutms, done, t);
 }
@@ -361,7 +418,7 @@ agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_
 	pb_createresp(&pb, t->pid);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_taskcreate(&ev, t->id, t->bundle, t->fin, t->fout, t->ferr, 0, t->pid);
+	pb_taskcreate(&ev, t->id, t->bundle, t->fin, t->fout, t->ferr, t->terminal, t->pid);
 	publish("/tasks/create", "TaskCreate", &ev);
 	if (agentcall(t, "Wait", 0, 0, agentwaitdone) < 0)
 		stopped(t, 128 + SIGKILL);
@@ -408,9 +465,12 @@ sandboxdown(void *arg, int vmstate, const char *why)
 	seterr(msg, "the sandbox VM stopped: %s", why);
 	for (t = S.tasks; t; t = next) {
 		next = t->next;
-		if (t->state == T_CREATING)
+		if (t->state == T_CREATING) {
 			createfail(t, RPC_UNAVAILABLE, msg);
-		else if (t->state != T_STOPPED)
+			continue;
+		}
+		execsdown(t);
+		if (t->state != T_STOPPED)
 			stopped(t, 128 + SIGKILL);
 	}
 }
@@ -552,7 +612,6 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 	Task *t;
 	char err[ERRLEN];
 	int code = RPC_INVALID;
-	int i;
 
 	memset(&s, 0, sizeof(s));
 	if (pr_taskreq(req, n, TREQ_CREATE, &r) < 0) {
@@ -568,6 +627,7 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 	t->ferr = r.ferr;
 	r.id = r.bundle = r.fin = r.fout = r.ferr = NULL;
 	t->call = c;
+	t->terminal = r.terminal;
 	if (!validid(t->id)) {
 		seterr(err, "invalid task id '%s'", t->id);
 		goto fail;
@@ -578,10 +638,6 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		goto fail;
 	}
 	code = RPC_UNIMPLEMENTED;
-	if (r.terminal) {
-		seterr(err, "terminal (tty) containers are not supported by husk yet");
-		goto fail;
-	}
 	if (r.checkpoint) {
 		seterr(err, "husk cannot restore checkpoints");
 		goto fail;
@@ -624,14 +680,11 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		createfail(t, RPC_INTERNAL, err);
 		return;
 	}
-	for (i = 0; i < 3; i++) {
-		if (sandbox_stdio(S.sb, i, i == 0 ? t->fin : i == 1 ? t->fout :
-		    t->ferr, &t->ports[i], err) < 0) {
-			oci_free(&s);
-			taskreq_free(&r);
-			createfail(t, RPC_INVALID, err);
-			return;
-		}
+	if (openstdio(t->ports, t->fin, t->fout, t->ferr, t->terminal, err) < 0) {
+		oci_free(&s);
+		taskreq_free(&r);
+		createfail(t, RPC_INVALID, err);
+		return;
 	}
 	if (t->pod)
 		overcommit(t);
@@ -676,9 +729,15 @@ tstart(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskReq r;
 	Task *t;
+	Exec *e;
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
+	if ((e = findexec(t, r.execid))) {
+		execstart(c, e);
+		taskreq_free(&r);
+		return;
+	}
 	trace("start", t);
 	if (t->state != T_CREATED || t->call) {
 		ttrpc_reply(c, RPC_PRECONDITION, t->state == T_CREATING ?
@@ -709,9 +768,15 @@ tkill(TtrpcCall *c, const uint8_t *req, size_t n)
 	AgentReq a;
 	TaskReq r;
 	Task *t;
+	Exec *e;
 
 	if (!(t = reqtask(c, req, n, TREQ_KILL, &r)))
 		return;
+	if ((e = findexec(t, r.execid))) {
+		execkill(c, e, r.signal);
+		taskreq_free(&r);
+		return;
+	}
 	if (t->state == T_STOPPED) {
 		ttrpc_reply(c, RPC_NOTFOUND, "process already finished", NULL, 0);
 	} else if (t->state == T_CREATING || !sandbox_agent(S.sb)) {
@@ -733,10 +798,13 @@ twait(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskReq r;
 	Task *t;
+	Exec *e;
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	if (t->state == T_STOPPED) {
+	if ((e = findexec(t, r.execid))) {
+		execwait(c, e);
+	} else if (t->state == T_STOPPED) {
 		waitreply(c, t);
 	} else {
 		t->waiters = erealloc(t->waiters, (t->nwait + 1) * sizeof(*t->waiters));
@@ -779,11 +847,14 @@ tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskReq r;
 	Task *t;
+	Exec *e;
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
 	trace("delete", t);
-	if (t->call || t->deleting) {
+	if ((e = findexec(t, r.execid))) {
+		execdelete(c, e);
+	} else if (t->call || t->deleting) {
 		ttrpc_reply(c, RPC_PRECONDITION, "task is busy with another request", NULL, 0);
 	} else if (t->state == T_RUNNING) {
 		ttrpc_reply(c, RPC_PRECONDITION, "task is running: kill it first", NULL, 0);
@@ -808,10 +879,16 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 	TaskState st;
 	TaskReq r;
 	Task *t;
+	Exec *e;
 	Pb pb = { 0 };
 
 	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
 		return;
+	if ((e = findexec(t, r.execid))) {
+		execstate(c, e);
+		taskreq_free(&r);
+		return;
+	}
 	memset(&st, 0, sizeof(st));
 	st.id = t->id;
 	st.bundle = t->bundle;
@@ -822,6 +899,7 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 	st.fin = t->fin;
 	st.fout = t->fout;
 	st.ferr = t->ferr;
+	st.terminal = t->terminal;
 	st.exitstatus = t->status;
 	if (t->state == T_STOPPED)
 		st.exitedat = t->exitedat;
@@ -864,9 +942,12 @@ typedef struct {
 static const char *
 execofpid(Task *t, uint32_t gpid)
 {
-	(void)t;
-	(void)gpid;
-	return NULL;	/* no exec processes yet */
+	Exec *e;
+
+	for (e = t->execs; e; e = e->next)
+		if (e->gpid == gpid && e->state != T_STOPPED)
+			return e->id;
+	return NULL;
 }
 
 static void
@@ -1187,7 +1268,14 @@ tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 	taskop_free(&r);
 }
 
-/* stdin's EOF travels through the FIFO itself: nothing to do here */
+/*
+ * stdin's EOF travels through the FIFO itself, for the task and each
+ * exec, with or without a terminal: containerd's clients (ctr's cio,
+ * CRI's exec) close their end of the FIFO before CloseIO, and the vsock
+ * device passes the EOF on once every byte before it reached the guest.
+ * An agent CloseIO here could cut stdin short: it ends the stream at
+ * what the guest holds, while the host may still hold more.
+ */
 static void
 tcloseio(TtrpcCall *c, const uint8_t *req, size_t n)
 {
@@ -1227,14 +1315,539 @@ tshutdown(TtrpcCall *c, const uint8_t *req, size_t n)
 		S.quit = 1;	/* the loop ends after this batch */
 }
 
-static void
-tlater(TtrpcCall *c, const uint8_t *req, size_t n)
+/*
+ * Exec processes and terminals.
+ *
+ * An exec is a process in a running task's container, with what the
+ * task's init has: its stdio streams (openstdio, the task's own path),
+ * a state, waiters, an exit status and time, and the agent's process of
+ * the same id. Exec makes it in the guest (waiting, TaskExecAdded),
+ * Start runs it (TaskExecStarted), the agent's Wait reports its exit
+ * (TaskExit with the exec id), Delete removes it in the guest and here
+ * (TaskDelete). A task holds at most MAXEXEC, the sandbox at most
+ * MAXLIVEEXEC not yet stopped; a task's delete ends its execs.
+ *
+ * Agent replies find their exec by serial number, not by pointer: the
+ * exec, or its task, may be gone when one arrives.
+ *
+ * Pids: as the task reports husk's own pid (see agentcreatedone), so
+ * does each exec, in StartResponse, TaskExecStarted and State; the guest
+ * pid is in the debug log.
+ *
+ * A terminal (Create's or Exec's terminal:true): the agent gives the
+ * process a pty whose input is the stdin stream and whose output, stdout
+ * and stderr together, is the stdout stream; containerd names no stderr
+ * FIFO then. ResizePty sets the pty's size through the agent.
+ */
+static uintptr_t nextserial = 1;
+
+static int
+openstdio(uint32_t ports[3], const char *fin, const char *fout,
+    const char *ferr, int terminal, char *err)
 {
-	(void)req;
+	const char *path[3];
+	int i;
+
+	path[0] = fin;
+	path[1] = fout;
+	path[2] = terminal ? NULL : ferr;	/* the pty's output is stdout */
+	for (i = 0; i < 3; i++) {
+		if (sandbox_stdio(S.sb, i, path[i], &ports[i], err) < 0) {
+			closestdio(ports);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* streams the guest never opened; a stream it opened is the device's */
+static void
+closestdio(uint32_t ports[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (ports[i])
+			sandbox_unport(S.sb, ports[i]);
+		ports[i] = 0;
+	}
+}
+
+/* execs of the sandbox not stopped: each has its agent Wait in flight */
+static size_t
+liveexecs(void)
+{
+	Task *t;
+	Exec *e;
+	size_t n = 0;
+
+	for (t = S.tasks; t; t = t->next)
+		for (e = t->execs; e; e = e->next)
+			n += e->state != T_STOPPED;
+	return n;
+}
+
+static Exec *
+execbyserial(uintptr_t serial)
+{
+	Task *t;
+	Exec *e;
+
+	for (t = S.tasks; t; t = t->next)
+		for (e = t->execs; e; e = e->next)
+			if (e->serial == serial)
+				return e;
+	return NULL;
+}
+
+static void
+execfree(Exec *e)
+{
+	Exec **pp;
+	size_t i;
+
+	for (pp = &e->t->execs; *pp && *pp != e; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = e->next;
+		e->t->nexec--;
+	}
+	closestdio(e->ports);
+	for (i = 0; i < e->nwait; i++)
+		ttrpc_reply(e->waiters[i], RPC_NOTFOUND, "exec process deleted",
+		    NULL, 0);
+	if (e->call)
+		ttrpc_reply(e->call, RPC_ABORTED, "exec process deleted", NULL, 0);
+	free(e->waiters);
+	free(e->id);
+	free(e->fin);
+	free(e->fout);
+	free(e->ferr);
+	free(e);
+}
+
+static void
+execevent(Exec *e, int kind)
+{
+	TaskEvent ev = { 0 };
+	Pb pb = { 0 };
+
+	ev.cid = e->t->id;
+	ev.execid = e->id;
+	ev.pid = e->t->pid;
+	ev.status = e->status;
+	ev.exitedat = e->exitedat;
+	pb_taskevent(&pb, kind, &ev);
+	publish(taskev_topic(kind), taskev_name(kind), &pb);
+}
+
+/* an agent call about e; r holds the method's own fields */
+static int
+execcall(Exec *e, const char *method, AgentReq *r, unsigned timeoutms,
+    TtrpcDone done)
+{
+	r->id = e->t->id;
+	r->execid = e->id;
+	return sandbox_call(S.sb, method, r, timeoutms, done,
+	    (void *)e->serial);
+}
+
+/* the agent's reply, or NULL when its exec is gone */
+static Exec *
+execreply(void *arg)
+{
+	return execbyserial((uintptr_t)arg);
+}
+
+static void
+execwaitreply(TtrpcCall *c, Exec *e)
+{
+	Pb pb = { 0 };
+
+	pb_waitresp(&pb, e->status, e->exitedat);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+}
+
+static void execfinishdelete(Exec *e);
+
+static void
+execstopped(Exec *e, uint32_t status)
+{
+	size_t i;
+
+	if (e->state == T_STOPPED)
+		return;
+	e->state = T_STOPPED;
+	e->status = status;
+	e->exitedat = realns();
+	logmsg(LDEBUG, "task %s: exec %s exited, status %u", e->t->id, e->id,
+	    status);
+	execevent(e, TEV_EXIT);
+	for (i = 0; i < e->nwait; i++)
+		execwaitreply(e->waiters[i], e);
+	e->nwait = 0;
+	if (e->deleting)
+		execfinishdelete(e);
+}
+
+static void
+execwaitdone(void *arg, int code, const char *msg, const uint8_t *resp,
+    size_t n)
+{
+	Exec *e = execreply(arg);
+	AgentResp ar;
+	uint32_t status = 128 + SIGKILL;
+
+	if (!e)
+		return;
+	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
+		logmsg(LWARN, "task %s: exec %s: wait: %s: reported as killed",
+		    e->t->id, e->id, code != RPC_OK && msg ? msg : "malformed reply");
+	} else {
+		status = ar.status;
+		agentresp_free(&ar);
+	}
+	execstopped(e, status);
+}
+
+static void
+execadded(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Exec *e = execreply(arg);
+	TtrpcCall *c;
+	AgentResp ar;
+	AgentReq r;
+	char err[ERRLEN];
+
+	if (!e)
+		return;
+	c = e->call;
+	e->call = NULL;
+	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
+		seterr(err, "exec %s: %s", e->id, code != RPC_OK ? (msg &&
+		    msg[0] ? msg : "the agent failed") :
+		    "the agent's reply is malformed");
+		logmsg(LINFO, "task %s: %s", e->t->id, err);
+		ttrpc_reply(c, code != RPC_OK ? code : RPC_INTERNAL, err, NULL, 0);
+		execfree(e);
+		return;
+	}
+	e->gpid = ar.pid;
+	agentresp_free(&ar);
+	logmsg(LDEBUG, "task %s: exec %s: pid %u in the guest", e->t->id,
+	    e->id, e->gpid);
+	e->state = T_CREATED;
+	ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+	execevent(e, TEV_EXECADDED);
+	memset(&r, 0, sizeof(r));
+	if (execcall(e, "Wait", &r, 0, execwaitdone) < 0)
+		execstopped(e, 128 + SIGKILL);
+}
+
+/* ExecProcessRequest: the process's OCI spec goes to the agent as is */
+static void
+texec(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskOp r;
+	AgentReq a;
+	Task *t;
+	Exec *e;
+	char err[ERRLEN];
+	int code = RPC_INVALID;
+
+	if (pr_taskexec(req, n, &r) < 0) {
+		ttrpc_reply(c, RPC_INVALID, "malformed ExecProcessRequest", NULL, 0);
+		return;
+	}
+	if (!(t = findtask(r.id))) {
+		code = RPC_NOTFOUND;
+		seterr(err, "task %s not found", r.id);
+	} else if (!validid(r.execid)) {
+		seterr(err, "invalid exec id '%s'", r.execid);
+	} else if (findexec(t, r.execid)) {
+		code = RPC_EXISTS;
+		seterr(err, "exec process %s already exists in task %s",
+		    r.execid, t->id);
+	} else if (t->nexec >= MAXEXEC) {
+		code = RPC_EXHAUSTED;
+		seterr(err, "task %s has %d exec processes: delete some first",
+		    t->id, MAXEXEC);
+	} else if (liveexecs() >= MAXLIVEEXEC) {
+		code = RPC_EXHAUSTED;
+		seterr(err, "the sandbox runs %d exec processes: no more until "
+		    "some end", MAXLIVEEXEC);
+	} else if (!r.json || !r.jsonlen) {
+		seterr(err, "exec process %s: the request has no process spec",
+		    r.execid);
+	} else if (t->state != T_RUNNING || t->deleting || !sandbox_agent(S.sb)) {
+		code = RPC_PRECONDITION;
+		seterr(err, "task %s is not running", t->id);
+	} else {
+		code = RPC_OK;
+	}
+	if (code != RPC_OK) {
+		ttrpc_reply(c, code, err, NULL, 0);
+		taskop_free(&r);
+		return;
+	}
+	e = ecalloc(1, sizeof(*e));
+	e->t = t;
+	e->serial = nextserial++;
+	e->id = r.execid;
+	e->fin = r.fin;
+	e->fout = r.fout;
+	e->ferr = r.ferr;
+	r.execid = r.fin = r.fout = r.ferr = NULL;
+	e->terminal = r.terminal;
+	e->state = T_CREATING;
+	e->next = t->execs;
+	t->execs = e;
+	t->nexec++;
+	if (openstdio(e->ports, e->fin, e->fout, e->ferr, e->terminal, err) < 0) {
+		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
+		execfree(e);
+		taskop_free(&r);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.config = r.json;
+	a.configlen = r.jsonlen;
+	a.iport = e->ports[0];
+	a.oport = e->ports[1];
+	a.eport = e->ports[2];
+	a.terminal = e->terminal;
+	e->call = c;
+	if (execcall(e, "Exec", &a, agent_timeout_ms, execadded) < 0) {
+		e->call = NULL;
+		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+		execfree(e);
+	}
+	taskop_free(&r);
+}
+
+static void
+execstarted(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Exec *e = execreply(arg);
+	TtrpcCall *c;
+	Pb pb = { 0 };
+
+	(void)resp;
 	(void)n;
-	ttrpc_reply(c, RPC_UNIMPLEMENTED, "not implemented by husk yet "
-	    "(exec, pty, pause, resume, checkpoint, update and stats come later)",
-	    NULL, 0);
+	if (!e)
+		return;
+	c = e->call;
+	e->call = NULL;
+	if (code != RPC_OK) {
+		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
+		return;
+	}
+	if (e->state == T_CREATED)
+		e->state = T_RUNNING;
+	pb_startresp(&pb, e->t->pid);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	execevent(e, TEV_EXECSTARTED);
+}
+
+static void
+execstart(TtrpcCall *c, Exec *e)
+{
+	AgentReq r;
+
+	if (e->state != T_CREATED || e->call || e->deleting) {
+		ttrpc_reply(c, RPC_PRECONDITION, e->state == T_CREATING ?
+		    "exec process is being created" :
+		    "exec process was started already", NULL, 0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	e->call = c;
+	if (execcall(e, "Start", &r, agent_timeout_ms, execstarted) < 0) {
+		e->call = NULL;
+		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+	}
+}
+
+static void
+execkill(TtrpcCall *c, Exec *e, uint32_t signal)
+{
+	AgentReq r;
+
+	if (e->state == T_STOPPED) {
+		ttrpc_reply(c, RPC_NOTFOUND, "process already finished", NULL, 0);
+		return;
+	}
+	if (e->state == T_CREATING) {
+		ttrpc_reply(c, RPC_PRECONDITION, "exec process is being created",
+		    NULL, 0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.signal = signal;
+	r.id = e->t->id;
+	r.execid = e->id;
+	if (sandbox_call(S.sb, "Signal", &r, agent_timeout_ms, agentsignaldone,
+	    c) < 0)
+		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
+}
+
+static void
+execwait(TtrpcCall *c, Exec *e)
+{
+	if (e->state == T_STOPPED) {
+		execwaitreply(c, e);
+		return;
+	}
+	e->waiters = erealloc(e->waiters, (e->nwait + 1) * sizeof(*e->waiters));
+	e->waiters[e->nwait++] = c;
+}
+
+static void
+execremoved(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Exec *e = execreply(arg);
+	TtrpcCall *c;
+	Pb pb = { 0 };
+
+	(void)resp;
+	(void)n;
+	if (!e)
+		return;
+	if (code != RPC_OK)
+		logmsg(LINFO, "task %s: exec %s: agent remove: %s", e->t->id,
+		    e->id, msg ? msg : "");
+	c = e->call;
+	e->call = NULL;
+	pb_deleteresp(&pb, e->t->pid, e->status, e->exitedat);
+	if (c)
+		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	execevent(e, TEV_DELETE);
+	execfree(e);
+}
+
+static void
+execfinishdelete(Exec *e)
+{
+	AgentReq r;
+
+	e->deleting = 0;
+	memset(&r, 0, sizeof(r));
+	if (execcall(e, "Remove", &r, agent_timeout_ms, execremoved) < 0)
+		execremoved((void *)e->serial, RPC_UNAVAILABLE, "no agent", NULL, 0);
+}
+
+static void
+execdelete(TtrpcCall *c, Exec *e)
+{
+	AgentReq r;
+
+	if (e->call || e->deleting || e->state == T_CREATING) {
+		ttrpc_reply(c, RPC_PRECONDITION,
+		    "exec process is busy with another request", NULL, 0);
+	} else if (e->state == T_RUNNING) {
+		ttrpc_reply(c, RPC_PRECONDITION,
+		    "exec process is running: kill it first", NULL, 0);
+	} else if (e->state == T_CREATED) {
+		/* never started: end it, then remove it */
+		e->call = c;
+		e->deleting = 1;
+		memset(&r, 0, sizeof(r));
+		r.signal = SIGKILL;
+		if (execcall(e, "Signal", &r, agent_timeout_ms, ignorereply) < 0)
+			execstopped(e, 128 + SIGKILL);
+	} else {
+		e->call = c;
+		execfinishdelete(e);
+	}
+}
+
+static void
+execstate(TtrpcCall *c, Exec *e)
+{
+	static const uint32_t status[] = { TSTATUS_CREATED, TSTATUS_CREATED,
+	    TSTATUS_RUNNING, TSTATUS_STOPPED };	/* by T_* */
+	TaskState st;
+	Pb pb = { 0 };
+
+	memset(&st, 0, sizeof(st));
+	st.id = e->id;
+	st.execid = e->id;
+	st.bundle = e->t->bundle;
+	st.pid = e->t->pid;
+	st.status = status[e->state];
+	st.fin = e->fin;
+	st.fout = e->fout;
+	st.ferr = e->ferr;
+	st.terminal = e->terminal;
+	st.exitstatus = e->status;
+	if (e->state == T_STOPPED)
+		st.exitedat = e->exitedat;
+	pb_stateresp(&pb, &st);
+	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+}
+
+/* the VM is gone: t's execs with it */
+static void
+execsdown(Task *t)
+{
+	Exec *e, *next;
+
+	for (e = t->execs; e; e = next) {
+		next = e->next;
+		if (e->state == T_CREATING) {
+			if (e->call)
+				ttrpc_reply(e->call, RPC_UNAVAILABLE,
+				    "the sandbox VM stopped", NULL, 0);
+			e->call = NULL;
+			execfree(e);
+		} else {
+			execstopped(e, 128 + SIGKILL);
+		}
+	}
+}
+
+/* a process without a terminal has no size to set: fine, as with runc */
+static void
+tresize(TtrpcCall *c, const uint8_t *req, size_t n)
+{
+	TaskOp r;
+	AgentReq a;
+	Task *t;
+	Exec *e = NULL;
+	char err[ERRLEN];
+
+	if (pr_taskresize(req, n, &r) < 0) {
+		ttrpc_reply(c, RPC_INVALID, "malformed ResizePtyRequest", NULL, 0);
+		return;
+	}
+	if (!(t = findtask(r.id)) || (r.execid[0] && !(e = findexec(t, r.execid)))) {
+		if (t)
+			seterr(err, "exec process %s not found in task %s",
+			    r.execid, r.id);
+		else
+			seterr(err, "task %s not found", r.id);
+		ttrpc_reply(c, RPC_NOTFOUND, err, NULL, 0);
+	} else if (!(e ? e->terminal : t->terminal) || (e ? e->state :
+	    t->state) == T_STOPPED) {
+		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+	} else if ((e ? e->state : t->state) == T_CREATING) {
+		ttrpc_reply(c, RPC_PRECONDITION, "process is being created", NULL, 0);
+	} else {
+		memset(&a, 0, sizeof(a));
+		a.id = t->id;
+		a.execid = e ? e->id : NULL;
+		a.width = r.width;
+		a.height = r.height;
+		if (sandbox_call(S.sb, "ResizePty", &a, agent_timeout_ms,
+		    agentsignaldone, c) < 0)
+			ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent",
+			    NULL, 0);
+	}
+	taskop_free(&r);
 }
 
 const TtrpcMethod task_methods[] = {
@@ -1248,8 +1861,8 @@ const TtrpcMethod task_methods[] = {
 	{ TASK_SERVICE, "CloseIO",    tcloseio },
 	{ TASK_SERVICE, "Connect",    tconnect },
 	{ TASK_SERVICE, "Shutdown",   tshutdown },
-	{ TASK_SERVICE, "Exec",       tlater },
-	{ TASK_SERVICE, "ResizePty",  tlater },
+	{ TASK_SERVICE, "Exec",       texec },
+	{ TASK_SERVICE, "ResizePty",  tresize },
 	{ TASK_SERVICE, "Pause",      tpause },
 	{ TASK_SERVICE, "Resume",     tresume },
 	{ TASK_SERVICE, "Checkpoint", tcheckpoint },
