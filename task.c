@@ -1580,6 +1580,9 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 	} else if (!r.json || !r.jsonlen) {
 		seterr(err, "exec process %s: the request has no process spec",
 		    r.execid);
+	} else if (t->paused || t->pausecall) {
+		code = RPC_PRECONDITION;	/* runc's shim's words */
+		seterr(err, "cannot exec in a paused state");
 	} else if (t->state != T_RUNNING || t->deleting || !sandbox_agent(S.sb)) {
 		code = RPC_PRECONDITION;
 		seterr(err, "task %s is not running", t->id);
