@@ -472,6 +472,7 @@ void ttrpc_reply(TtrpcCall *c, int code, const char *msg, const void *resp, size
 int ttrpc_call(Ttrpc *t, const char *service, const char *method,
     const void *req, size_t n, uint64_t timeoutns, TtrpcDone done, void *arg);
 void ttrpc_close(Ttrpc *t);	/* once, also after onclose; pending calls end with RPC_UNAVAILABLE */
+void ttrpc_ignore(void *arg, int code, const char *msg, const uint8_t *resp, size_t n);	/* a TtrpcDone: failures logged */
 
 /*
  * virtio.c: the virtio-mmio (version 2) transport and split virtqueues.

@@ -47,16 +47,6 @@ vmsize(SandboxConfig *vm, int opt, const char *arg)
 	}
 }
 
-static void
-ignorereply(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	(void)arg;
-	(void)resp;
-	(void)n;
-	if (code != RPC_OK)
-		logmsg(LINFO, "a reply not waited for: %s", msg ? msg : "");
-}
-
 /* a whole file into b */
 static int
 readpath(const char *path, Pb *b, char *err)
@@ -182,7 +172,7 @@ runkill(Run *r, int sig)
 	Pb pb = { 0 };
 
 	pb_killreq(&pb, r->id, NULL, sig, 0);
-	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, ignorereply, r) < 0)
+	if (ttrpc_call(r->c, TASK_SERVICE, "Kill", pb.b, pb.n, 0, ttrpc_ignore, r) < 0)
 		warn("kill:");
 	pb_free(&pb);
 }

@@ -355,16 +355,6 @@ agentwaitdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t 
 	stopped(t, status);
 }
 
-static void
-ignorereply(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	(void)arg;
-	(void)resp;
-	(void)n;
-	if (code != RPC_OK)
-		logmsg(LINFO, "a reply not waited for: %s", msg ? msg : "");
-}
-
 static int
 agentcall(Task *t, const char *method, uint32_t signal, unsigned timeoutms,
     TtrpcDone done)
@@ -862,7 +852,7 @@ tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 		/* never started: end its init, then remove it */
 		t->call = c;
 		t->deleting = 1;
-		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, ignorereply) < 0)
+		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, ttrpc_ignore) < 0)
 			stopped(t, 128 + SIGKILL);
 	} else {
 		t->call = c;
@@ -1759,7 +1749,7 @@ execdelete(TtrpcCall *c, Exec *e)
 		e->deleting = 1;
 		memset(&r, 0, sizeof(r));
 		r.signal = SIGKILL;
-		if (execcall(e, "Signal", &r, agent_timeout_ms, ignorereply) < 0)
+		if (execcall(e, "Signal", &r, agent_timeout_ms, ttrpc_ignore) < 0)
 			execstopped(e, 128 + SIGKILL);
 	} else {
 		e->call = c;

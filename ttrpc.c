@@ -816,3 +816,14 @@ ttrpc_call(Ttrpc *t, const char *service, const char *method,
 	armtimer(t);
 	return 0;
 }
+
+/* a TtrpcDone for calls whose reply nobody waits for: a failure is logged */
+void
+ttrpc_ignore(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	(void)arg;
+	(void)resp;
+	(void)n;
+	if (code != RPC_OK)
+		logmsg(LINFO, "a reply not waited for: %s", msg ? msg : "");
+}
