@@ -300,7 +300,7 @@ mountpoint(int rootfd, const char *dest, int file)
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	if ((pfd = dup(rootfd)) < 0)
+	if ((pfd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	for (p = path; *(p += strspn(p, "/")); p = end) {
 		end = p + strcspn(p, "/");

@@ -440,6 +440,7 @@ static const ScRule looprules[] = {
 	OK(mount_setattr),	/* read-only bind mounts, recursively */
 	OK(open),		/* FIFOs, bundle files, /proc/self/fd reopens */
 	OK(openat),		/* virtio-fs: LOOKUP, OPEN, CREATE */
+	OK(openat2),		/* a read-only root's mount points (rootfs.c) */
 	OK(mkdir),		/* mount points in the share */
 	OK(mkdirat),		/* virtio-fs: MKDIR */
 	OK(rmdir),		/* mount points at Delete; husk run's bundle */
