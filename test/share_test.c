@@ -4,6 +4,8 @@
  * writes to it: the tmpfs is capped in inodes as well as bytes, a
  * read-only root or bind is read-only with every mount below it, and
  * unmounting a name the guest replaced by a symlink follows nothing.
+ * The serving shim shares a container's root from its loop thread, under
+ * that thread's seccomp filter: romountpoints runs once more there.
  * Needs root (mounts); says SKIP otherwise.
  */
 #include <errno.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "../husk.h"
 #include "t.h"
@@ -126,8 +130,50 @@ planted(void)
  * turns read-only, each resolved inside the root: a symlink planted in
  * the image leads nowhere outside.
  */
+/*
+ * rootfs_share and rootfs_unshare, here or in a child under the loop
+ * thread's filter (sc_husk SC_LOOP), where the shim calls them: a call
+ * the filter lacks kills the child with its message, and fails here.
+ */
+static int
+shareunshare(Rootfs *r, Share *sh, const OciSpec *s, int confined)
+{
+	char err[ERRLEN];
+	pid_t pid;
+	int st;
+
+	if (!confined) {
+		if (rootfs_share(r, sh, "c1", dir, s, err) < 0) {
+			printf("rootfs_share: %s\n", err);
+			return -1;
+		}
+		return 0;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    sc_husk(SC_LOOP, err) < 0) {
+			printf("confine: %s\n", err);
+			_exit(2);
+		}
+		if (rootfs_share(r, sh, "c1", dir, s, err) < 0) {
+			printf("rootfs_share (loop filter): %s\n", err);
+			_exit(1);
+		}
+		rootfs_unshare(r, sh);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("confined child: status %#x\n", st);
+		return -1;
+	}
+	return 0;
+}
+
 static void
-romountpoints(void)
+romountpoints1(int confined)
 {
 	char root[128], out[128], share[128], path[512], err[ERRLEN];
 	char *opts[] = { "rbind", "ro", NULL };
@@ -170,7 +216,7 @@ romountpoints(void)
 	memset(&sh, 0, sizeof(sh));
 	memset(&r, 0, sizeof(r));
 	CHECK(share_open(&sh, share, 64 * 1024, 100, err) == 0);
-	CHECK(rootfs_share(&r, &sh, "c1", dir, &s, err) == 0);
+	CHECK(shareunshare(&r, &sh, &s, confined) == 0);
 	snprintf(path, sizeof(path), "%s/proc", root);
 	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
 	snprintf(path, sizeof(path), "%s/real/hosts", root);
@@ -183,13 +229,32 @@ romountpoints(void)
 	snprintf(path, sizeof(path), "%s/escape", dir);
 	CHECK(access(path, F_OK) < 0);
 	CHECK(access("/escape", F_OK) < 0);
-	snprintf(path, sizeof(path), "%s/c1/x", share);
-	CHECK(canwrite(path) == -EROFS);
-	rootfs_unshare(&r, &sh);
+	if (!confined) {
+		snprintf(path, sizeof(path), "%s/c1/x", share);
+		CHECK(canwrite(path) == -EROFS);
+		rootfs_unshare(&r, &sh);
+	}
+	snprintf(path, sizeof(path), "%s/c1", share);
+	CHECK(access(path, F_OK) < 0 || !ismount(path));
 	share_close(&sh);
 	snprintf(path, sizeof(path), "rm -rf %s %s", root, out);
 	CHECK(system(path) == 0);
 }
+
+static void
+romountpoints(void)
+{
+	romountpoints1(0);
+}
+
+#ifndef __SANITIZE_ADDRESS__
+/* the same from the loop thread's filter, as the serving shim does it */
+static void
+romountpoints_confined(void)
+{
+	romountpoints1(1);
+}
+#endif
 
 int
 main(void)
@@ -207,6 +272,12 @@ main(void)
 	RUN(readonly);
 	RUN(planted);
 	RUN(romountpoints);
+#ifdef __SANITIZE_ADDRESS__
+	printf("SKIP romountpoints_confined (the sanitizers' own calls are not "
+	    "in the filter; the plain build runs it)\n");
+#else
+	RUN(romountpoints_confined);
+#endif
 	rmdir(dir);
 	return TDONE();
 }
