@@ -271,6 +271,65 @@ pf_str(const Pf *f, char **s)
 	return 0;
 }
 
+/* husk.agent.v1.HealthResponse */
+void
+pb_health(Pb *pb, const AgentHealth *h)
+{
+	pb_str(pb, 1, h->version);
+	pb_uint(pb, 2, h->cpus);
+	pb_uint(pb, 3, h->memtotal);
+	pb_uint(pb, 4, h->memfree);
+	pb_uint(pb, 5, h->uptimens);
+}
+
+/*
+ * husk.agent.v1: every request is one AgentReq message; each method reads
+ * the fields it needs. Replies are AgentResp.
+ */
+void
+pb_agentreq(Pb *pb, const AgentReq *r)
+{
+	pb_str(pb, 1, r->id);
+	pb_bytes(pb, 2, r->config, r->configlen);
+	pb_uint(pb, 3, r->iport);
+	pb_uint(pb, 4, r->oport);
+	pb_uint(pb, 5, r->eport);
+	pb_bool(pb, 6, r->terminal);
+	pb_uint(pb, 7, r->signal);
+	pb_bool(pb, 8, r->all);
+	pb_str(pb, 9, r->execid);
+	pb_str(pb, 10, r->sandbox);
+	pb_uint(pb, 11, r->width);
+	pb_uint(pb, 12, r->height);
+}
+
+static int
+pf_u32(const Pf *f, uint32_t *v)
+{
+	if (f->wt != PB_VARINT || f->u > UINT32_MAX)
+		return -1;
+	*v = f->u;
+	return 0;
+}
+
+static int
+pf_u64(const Pf *f, uint64_t *v)
+{
+	if (f->wt != PB_VARINT)
+		return -1;
+	*v = f->u;
+	return 0;
+}
+
+static int
+pf_bool(const Pf *f, int *v)
+{
+	if (f->wt != PB_VARINT)
+		return -1;
+	*v = f->u != 0;
+	return 0;
+}
+
 /* a string field that may repeat: the last one wins */
 static int
 pf_strlast(const Pf *f, char **s)
@@ -292,38 +351,11 @@ pf_blob(const Pf *f, char **b, size_t *n)
 	return 0;
 }
 
-static int
-pf_u32(const Pf *f, uint32_t *v)
-{
-	if (f->wt != PB_VARINT || f->u > UINT32_MAX)
-		return -1;
-	*v = f->u;
-	return 0;
-}
-
-static int
-pf_u64(const Pf *f, uint64_t *v)
-{
-	if (f->wt != PB_VARINT)
-		return -1;
-	*v = f->u;
-	return 0;
-}
-
 /* fields 1 to n: the numbers v points to; the rest are not these */
 static int
 pf_u64s(const Pf *f, uint64_t *const *v, size_t n)
 {
 	return f->field >= 1 && f->field <= n ? pf_u64(f, v[f->field - 1]) : 0;
-}
-
-static int
-pf_bool(const Pf *f, int *v)
-{
-	if (f->wt != PB_VARINT)
-		return -1;
-	*v = f->u != 0;
-	return 0;
 }
 
 /*
@@ -387,17 +419,7 @@ pf_map_str(const Pf *f, char **k, char **v)
 	return 0;
 }
 
-/* husk.agent.v1.HealthResponse */
-void
-pb_health(Pb *pb, const AgentHealth *h)
-{
-	pb_str(pb, 1, h->version);
-	pb_uint(pb, 2, h->cpus);
-	pb_uint(pb, 3, h->memtotal);
-	pb_uint(pb, 4, h->memfree);
-	pb_uint(pb, 5, h->uptimens);
-}
-
+/* husk.agent.v1.HealthResponse, as pb_health writes it */
 static int
 healthfield(const Pf *f, void *arg)
 {
@@ -426,27 +448,7 @@ pr_health(const uint8_t *p, size_t n, AgentHealth *h)
 	return pr_fields(p, n, healthfield, h);
 }
 
-/*
- * husk.agent.v1: every request is one AgentReq message; each method reads
- * the fields it needs. Replies are AgentResp.
- */
-void
-pb_agentreq(Pb *pb, const AgentReq *r)
-{
-	pb_str(pb, 1, r->id);
-	pb_bytes(pb, 2, r->config, r->configlen);
-	pb_uint(pb, 3, r->iport);
-	pb_uint(pb, 4, r->oport);
-	pb_uint(pb, 5, r->eport);
-	pb_bool(pb, 6, r->terminal);
-	pb_uint(pb, 7, r->signal);
-	pb_bool(pb, 8, r->all);
-	pb_str(pb, 9, r->execid);
-	pb_str(pb, 10, r->sandbox);
-	pb_uint(pb, 11, r->width);
-	pb_uint(pb, 12, r->height);
-}
-
+/* AgentReq, as pb_agentreq writes it */
 static int
 agentreqfield(const Pf *f, void *arg)
 {
