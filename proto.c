@@ -251,50 +251,23 @@ pr_next(Pr *r, Pf *f)
 	}
 }
 
+/* a bytes field's copy, NUL-terminated */
+static char *
+dupfield(const Pf *f)
+{
+	char *s = emalloc(f->n + 1);
+
+	memcpy(s, f->b, f->n);
+	s[f->n] = '\0';
+	return s;
+}
+
 int
 pf_str(const Pf *f, char **s)
 {
 	if (f->wt != PB_BYTES || memchr(f->b, '\0', f->n))
 		return -1;
-	*s = emalloc(f->n + 1);
-	memcpy(*s, f->b, f->n);
-	(*s)[f->n] = '\0';
-	return 0;
-}
-
-int
-pf_map_str(const Pf *f, char **k, char **v)
-{
-	Pr r;
-	Pf e;
-	char **dst;
-	int st;
-
-	if (f->wt != PB_BYTES)
-		return -1;
-	*k = *v = NULL;
-	pr_init(&r, f->b, f->n);
-	while ((st = pr_next(&r, &e)) > 0) {
-		if (e.field != 1 && e.field != 2)
-			continue;
-		dst = e.field == 1 ? k : v;
-		free(*dst);
-		*dst = NULL;
-		if (pf_str(&e, dst) < 0) {
-			st = -1;
-			break;
-		}
-	}
-	if (st < 0) {
-		free(*k);
-		free(*v);
-		*k = *v = NULL;
-		return -1;
-	}
-	if (!*k)
-		*k = estrdup("");
-	if (!*v)
-		*v = estrdup("");
+	*s = dupfield(f);
 	return 0;
 }
 
@@ -307,42 +280,6 @@ pb_health(Pb *pb, const AgentHealth *h)
 	pb_uint(pb, 3, h->memtotal);
 	pb_uint(pb, 4, h->memfree);
 	pb_uint(pb, 5, h->uptimens);
-}
-
-int
-pr_health(const uint8_t *p, size_t n, AgentHealth *h)
-{
-	Pr r;
-	Pf f;
-	int st;
-
-	memset(h, 0, sizeof(*h));
-	pr_init(&r, p, n);
-	while ((st = pr_next(&r, &f)) > 0) {
-		switch (f.field) {
-		case 1:
-			if (f.wt != PB_BYTES || f.n >= sizeof(h->version) ||
-			    memchr(f.b, '\0', f.n))
-				return -1;
-			memcpy(h->version, f.b, f.n);
-			h->version[f.n] = '\0';
-			break;
-		case 2:
-			if (f.wt != PB_VARINT || f.u > UINT32_MAX)
-				return -1;
-			h->cpus = f.u;
-			break;
-		case 3:
-		case 4:
-		case 5:
-			if (f.wt != PB_VARINT)
-				return -1;
-			*(f.field == 3 ? &h->memtotal : f.field == 4 ?
-			    &h->memfree : &h->uptimens) = f.u;
-			break;
-		}
-	}
-	return st;
 }
 
 /*
@@ -402,42 +339,143 @@ pf_strlast(const Pf *f, char **s)
 	return pf_str(f, s);
 }
 
-int
-pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
+/* bytes that may hold a NUL (a JSON document), kept NUL-terminated; the last wins */
+static int
+pf_blob(const Pf *f, char **b, size_t *n)
+{
+	if (f->wt != PB_BYTES)
+		return -1;
+	free(*b);
+	*b = dupfield(f);
+	*n = f->n;
+	return 0;
+}
+
+/* fields 1 to n: the numbers v points to; the rest are not these */
+static int
+pf_u64s(const Pf *f, uint64_t *const *v, size_t n)
+{
+	return f->field >= 1 && f->field <= n ? pf_u64(f, v[f->field - 1]) : 0;
+}
+
+/*
+ * Each field of a message to fn, which answers -1 to one it cannot take:
+ * 0, or -1 when fn or the wire did. A message is then a function that
+ * names its fields (the ...field functions below).
+ */
+static int
+pr_fields(const void *p, size_t n, int (*fn)(const Pf *, void *), void *arg)
 {
 	Pr rd;
 	Pf f;
-	int st = 0, bad = 0;
+	int st;
 
-	memset(r, 0, sizeof(*r));
 	pr_init(&rd, p, n);
-	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		switch (f.field) {
-		case 1: bad = pf_strlast(&f, &r->id); break;
-		case 2:
-			if (f.wt != PB_BYTES) {
-				bad = -1;
-				break;
-			}
-			free(r->config);
-			r->config = emalloc(f.n + 1);
-			memcpy(r->config, f.b, f.n);
-			r->config[f.n] = '\0';
-			r->configlen = f.n;
-			break;
-		case 3: bad = pf_u32(&f, &r->iport); break;
-		case 4: bad = pf_u32(&f, &r->oport); break;
-		case 5: bad = pf_u32(&f, &r->eport); break;
-		case 6: bad = pf_bool(&f, &r->terminal); break;
-		case 7: bad = pf_u32(&f, &r->signal); break;
-		case 8: bad = pf_bool(&f, &r->all); break;
-		case 9: bad = pf_strlast(&f, &r->execid); break;
-		case 10: bad = pf_strlast(&f, &r->sandbox); break;
-		case 11: bad = pf_u32(&f, &r->width); break;
-		case 12: bad = pf_u32(&f, &r->height); break;
-		}
+	while ((st = pr_next(&rd, &f)) > 0)
+		if (fn(&f, arg) < 0)
+			return -1;
+	return st;
+}
+
+/* the same for the message nested in field f */
+static int
+pf_fields(const Pf *f, int (*fn)(const Pf *, void *), void *arg)
+{
+	if (f->wt != PB_BYTES)
+		return -1;
+	return pr_fields(f->b, f->n, fn, arg);
+}
+
+/* a message whose fields depend on kind (the method it is for) */
+typedef struct {
+	int kind;
+	void *m;
+} KindMsg;
+
+/* a map<string,string> entry: key 1, value 2 */
+static int
+mapfield(const Pf *f, void *kv)
+{
+	char **s = kv;
+
+	return f->field == 1 || f->field == 2 ? pf_strlast(f, &s[f->field - 1]) : 0;
+}
+
+int
+pf_map_str(const Pf *f, char **k, char **v)
+{
+	char *kv[2] = { NULL, NULL };
+
+	if (f->wt != PB_BYTES)
+		return -1;
+	*k = *v = NULL;
+	if (pr_fields(f->b, f->n, mapfield, kv) < 0) {
+		free(kv[0]);
+		free(kv[1]);
+		return -1;
 	}
-	if (bad || st < 0) {
+	*k = kv[0] ? kv[0] : estrdup("");
+	*v = kv[1] ? kv[1] : estrdup("");
+	return 0;
+}
+
+/* husk.agent.v1.HealthResponse, as pb_health writes it */
+static int
+healthfield(const Pf *f, void *arg)
+{
+	AgentHealth *h = arg;
+
+	switch (f->field) {
+	case 1:
+		if (f->wt != PB_BYTES || f->n >= sizeof(h->version) ||
+		    memchr(f->b, '\0', f->n))
+			return -1;
+		memcpy(h->version, f->b, f->n);
+		h->version[f->n] = '\0';
+		return 0;
+	case 2: return pf_u32(f, &h->cpus);
+	case 3: return pf_u64(f, &h->memtotal);
+	case 4: return pf_u64(f, &h->memfree);
+	case 5: return pf_u64(f, &h->uptimens);
+	}
+	return 0;
+}
+
+int
+pr_health(const uint8_t *p, size_t n, AgentHealth *h)
+{
+	memset(h, 0, sizeof(*h));
+	return pr_fields(p, n, healthfield, h);
+}
+
+/* AgentReq, as pb_agentreq writes it */
+static int
+agentreqfield(const Pf *f, void *arg)
+{
+	AgentReq *r = arg;
+
+	switch (f->field) {
+	case 1: return pf_strlast(f, &r->id);
+	case 2: return pf_blob(f, &r->config, &r->configlen);
+	case 3: return pf_u32(f, &r->iport);
+	case 4: return pf_u32(f, &r->oport);
+	case 5: return pf_u32(f, &r->eport);
+	case 6: return pf_bool(f, &r->terminal);
+	case 7: return pf_u32(f, &r->signal);
+	case 8: return pf_bool(f, &r->all);
+	case 9: return pf_strlast(f, &r->execid);
+	case 10: return pf_strlast(f, &r->sandbox);
+	case 11: return pf_u32(f, &r->width);
+	case 12: return pf_u32(f, &r->height);
+	}
+	return 0;
+}
+
+int
+pr_agentreq(const uint8_t *p, size_t n, AgentReq *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (pr_fields(p, n, agentreqfield, r) < 0) {
 		agentreq_free(r);
 		return -1;
 	}
@@ -490,48 +528,27 @@ pb_agentstats(Pb *pb, uint32_t field, const AgentStats *s)
 }
 
 static int
-pr_agentio(const Pf *f, AgentIo *io)
+iofield(const Pf *f, void *arg)
 {
+	AgentIo *io = arg;
 	uint64_t *v[] = { &io->major, &io->minor, &io->rbytes, &io->wbytes,
 	    &io->rios, &io->wios };
-	Pr rd;
-	Pf e;
-	int st;
 
-	if (f->wt != PB_BYTES)
-		return -1;
-	pr_init(&rd, f->b, f->n);
-	while ((st = pr_next(&rd, &e)) > 0)
-		if (e.field >= 1 && e.field <= LEN(v) && pf_u64(&e, v[e.field - 1]) < 0)
-			return -1;
-	return st;
+	return pf_u64s(f, v, LEN(v));
 }
 
 static int
-pr_agentstats(const Pf *f, AgentStats *s)
+statsfield(const Pf *f, void *arg)
 {
+	AgentStats *s = arg;
 	uint64_t *v[] = STATU64(s);
-	Pr rd;
-	Pf e;
-	int st;
 
-	if (f->wt != PB_BYTES)
+	if (f->field != 40)
+		return pf_u64s(f, v, LEN(v));
+	if (s->nio == AGENT_MAXIO)
 		return -1;
-	memset(s, 0, sizeof(*s));
-	pr_init(&rd, f->b, f->n);
-	while ((st = pr_next(&rd, &e)) > 0) {
-		if (e.field >= 1 && e.field <= LEN(v)) {
-			if (pf_u64(&e, v[e.field - 1]) < 0)
-				return -1;
-		} else if (e.field == 40) {
-			if (s->nio == AGENT_MAXIO)
-				return -1;
-			memset(&s->io[s->nio], 0, sizeof(s->io[0]));
-			if (pr_agentio(&e, &s->io[s->nio++]) < 0)
-				return -1;
-		}
-	}
-	return st;
+	memset(&s->io[s->nio], 0, sizeof(s->io[0]));
+	return pf_fields(f, iofield, &s->io[s->nio++]);
 }
 
 void
@@ -588,29 +605,30 @@ pr_pids(const Pf *f, AgentResp *r)
 	return 0;
 }
 
+static int
+agentrespfield(const Pf *f, void *arg)
+{
+	AgentResp *r = arg;
+
+	switch (f->field) {
+	case 1: return pf_u32(f, &r->pid);
+	case 2: return pf_u32(f, &r->status);
+	case 3: return pr_pids(f, r);
+	case 4:		/* a second one is read afresh */
+		if (!r->stats)
+			r->stats = emalloc(sizeof(*r->stats));
+		memset(r->stats, 0, sizeof(*r->stats));
+		return pf_fields(f, statsfield, r->stats);
+	case 5: return pf_strlast(f, &r->id);
+	}
+	return 0;
+}
+
 int
 pr_agentresp(const uint8_t *p, size_t n, AgentResp *r)
 {
-	Pr rd;
-	Pf f;
-	int st = 0, bad = 0;
-
 	memset(r, 0, sizeof(*r));
-	pr_init(&rd, p, n);
-	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		switch (f.field) {
-		case 1: bad = pf_u32(&f, &r->pid); break;
-		case 2: bad = pf_u32(&f, &r->status); break;
-		case 3: bad = pr_pids(&f, r); break;
-		case 4:
-			if (!r->stats)
-				r->stats = emalloc(sizeof(*r->stats));
-			bad = pr_agentstats(&f, r->stats) < 0 ? -1 : 0;
-			break;
-		case 5: bad = pf_strlast(&f, &r->id); break;
-		}
-	}
-	if (bad || st < 0) {
+	if (pr_fields(p, n, agentrespfield, r) < 0) {
 		agentresp_free(r);
 		return -1;
 	}
@@ -631,80 +649,70 @@ agentresp_free(AgentResp *r)
  * the rest depends on the message, named by kind.
  */
 static int
-pr_mount(const Pf *m, TaskMount *tm)
+mountfield(const Pf *f, void *arg)
 {
-	Pr rd;
-	Pf f;
+	TaskMount *tm = arg;
 	char *s;
-	int st = 0, bad = 0;
 
-	pr_init(&rd, m->b, m->n);
-	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		switch (f.field) {
-		case 1: free(tm->type); tm->type = NULL; bad = pf_str(&f, &tm->type); break;
-		case 2: free(tm->source); tm->source = NULL; bad = pf_str(&f, &tm->source); break;
-		case 3: free(tm->target); tm->target = NULL; bad = pf_str(&f, &tm->target); break;
-		case 4:
-			if (tm->nopt >= 256 || pf_str(&f, &s) < 0) {
-				bad = -1;
-				break;
-			}
-			tm->options = erealloc(tm->options, (tm->nopt + 2) * sizeof(char *));
-			tm->options[tm->nopt++] = s;
-			tm->options[tm->nopt] = NULL;
-			break;
-		}
+	switch (f->field) {
+	case 1: return pf_strlast(f, &tm->type);
+	case 2: return pf_strlast(f, &tm->source);
+	case 3: return pf_strlast(f, &tm->target);
+	case 4:
+		if (tm->nopt >= 256 || pf_str(f, &s) < 0)
+			return -1;
+		tm->options = erealloc(tm->options, (tm->nopt + 2) * sizeof(char *));
+		tm->options[tm->nopt++] = s;
+		tm->options[tm->nopt] = NULL;
+		return 0;
 	}
-	return bad || st < 0 ? -1 : 0;
+	return 0;
+}
+
+static int
+taskreqfield(const Pf *f, void *arg)
+{
+	const KindMsg *km = arg;
+	TaskReq *r = km->m;
+	int kind = km->kind;
+	char **s = NULL;
+
+	if (f->field == 1)
+		s = &r->id;
+	else if (f->field == 2 && kind == TREQ_CREATE)
+		s = &r->bundle;
+	else if (f->field == 2 && kind != TREQ_SHUTDOWN)
+		s = &r->execid;
+	else if (kind == TREQ_CREATE && f->field >= 5 && f->field <= 7)
+		s = f->field == 5 ? &r->fin : f->field == 6 ? &r->fout : &r->ferr;
+	if (s)
+		return pf_strlast(f, s);
+	switch (kind * 100 + f->field) {
+	case TREQ_CREATE * 100 + 3:
+		if (f->wt != PB_BYTES || r->nrootfs >= 16)
+			return -1;
+		r->rootfs = erealloc(r->rootfs, (r->nrootfs + 1) * sizeof(TaskMount));
+		memset(&r->rootfs[r->nrootfs], 0, sizeof(TaskMount));
+		return pf_fields(f, mountfield, &r->rootfs[r->nrootfs++]);
+	case TREQ_CREATE * 100 + 4: return pf_bool(f, &r->terminal);
+	case TREQ_CREATE * 100 + 8:
+		r->checkpoint = f->wt == PB_BYTES && f->n > 0;
+		return 0;
+	case TREQ_KILL * 100 + 3: return pf_u32(f, &r->signal);
+	case TREQ_KILL * 100 + 4: return pf_bool(f, &r->all);
+	case TREQ_CLOSEIO * 100 + 3: return pf_bool(f, &r->closestdin);
+	case TREQ_SHUTDOWN * 100 + 2: return pf_bool(f, &r->now);
+	}
+	return 0;
 }
 
 int
 pr_taskreq(const uint8_t *p, size_t n, int kind, TaskReq *r)
 {
-	Pr rd;
-	Pf f;
-	char **s;
-	int st = 0, bad = 0;
+	KindMsg km = { kind, r };
 
 	memset(r, 0, sizeof(*r));
-	pr_init(&rd, p, n);
-	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		s = NULL;
-		if (f.field == 1)
-			s = &r->id;
-		else if (f.field == 2 && kind == TREQ_CREATE)
-			s = &r->bundle;
-		else if (f.field == 2 && kind != TREQ_SHUTDOWN)
-			s = &r->execid;
-		else if (kind == TREQ_CREATE && f.field >= 5 && f.field <= 7)
-			s = f.field == 5 ? &r->fin : f.field == 6 ? &r->fout : &r->ferr;
-		if (s) {
-			free(*s);
-			*s = NULL;
-			bad = pf_str(&f, s);
-			continue;
-		}
-		switch (kind * 100 + f.field) {
-		case TREQ_CREATE * 100 + 3:
-			if (f.wt != PB_BYTES || r->nrootfs >= 16) {
-				bad = -1;
-				break;
-			}
-			r->rootfs = erealloc(r->rootfs, (r->nrootfs + 1) * sizeof(TaskMount));
-			memset(&r->rootfs[r->nrootfs], 0, sizeof(TaskMount));
-			bad = pr_mount(&f, &r->rootfs[r->nrootfs++]);
-			break;
-		case TREQ_CREATE * 100 + 4: bad = pf_bool(&f, &r->terminal); break;
-		case TREQ_CREATE * 100 + 8:
-			r->checkpoint = f.wt == PB_BYTES && f.n > 0;
-			break;
-		case TREQ_KILL * 100 + 3: bad = pf_u32(&f, &r->signal); break;
-		case TREQ_KILL * 100 + 4: bad = pf_bool(&f, &r->all); break;
-		case TREQ_CLOSEIO * 100 + 3: bad = pf_bool(&f, &r->closestdin); break;
-		case TREQ_SHUTDOWN * 100 + 2: bad = pf_bool(&f, &r->now); break;
-		}
-	}
-	if (bad || st < 0) {
+	if (pr_fields(p, n, taskreqfield, &km) < 0) {
 		taskreq_free(r);
 		return -1;
 	}
@@ -768,18 +776,18 @@ pb_waitresp(Pb *pb, uint32_t status, uint64_t exitedat)
 }
 
 /* lenient, as a client: a field it cannot read is left as it was */
+static int
+waitfield(const Pf *f, void *status)
+{
+	if (f->field == 1 && f->wt == PB_VARINT)
+		*(uint32_t *)status = f->u;
+	return 0;
+}
+
 int
 pr_waitresp(const uint8_t *p, size_t n, uint32_t *status)
 {
-	Pr rd;
-	Pf f;
-	int st;
-
-	pr_init(&rd, p, n);
-	while ((st = pr_next(&rd, &f)) > 0)
-		if (f.field == 1 && f.wt == PB_VARINT)
-			*status = f.u;
-	return st;
+	return pr_fields(p, n, waitfield, status);
 }
 
 void
@@ -916,29 +924,15 @@ enum { TOP_EXEC, TOP_RESIZE, TOP_UPDATE, TOP_ID };
 
 /* an Any's type_url (1) and value (2), into r */
 static int
-pf_any(const Pf *f, TaskOp *r)
+anyfield(const Pf *f, void *arg)
 {
-	Pr rd;
-	Pf e;
-	int st;
+	TaskOp *r = arg;
 
-	if (f->wt != PB_BYTES)
-		return -1;
-	pr_init(&rd, f->b, f->n);
-	while ((st = pr_next(&rd, &e)) > 0) {
-		if (e.field == 1 && pf_strlast(&e, &r->anyurl) < 0)
-			return -1;
-		if (e.field != 2)
-			continue;
-		if (e.wt != PB_BYTES)
-			return -1;
-		free(r->json);
-		r->json = emalloc(e.n + 1);
-		memcpy(r->json, e.b, e.n);
-		r->json[e.n] = '\0';
-		r->jsonlen = e.n;
-	}
-	return st;
+	if (f->field == 1)
+		return pf_strlast(f, &r->anyurl);
+	if (f->field == 2)
+		return pf_blob(f, &r->json, &r->jsonlen);
+	return 0;
 }
 
 /* one annotations entry; a key seen again takes the new value */
@@ -972,34 +966,36 @@ pf_anno(const Pf *f, TaskOp *r)
 }
 
 static int
+taskopfield(const Pf *f, void *arg)
+{
+	const KindMsg *km = arg;
+	TaskOp *r = km->m;
+
+	if (f->field == 1)
+		return pf_strlast(f, &r->id);
+	switch (km->kind * 100 + f->field) {
+	case TOP_EXEC * 100 + 2:
+	case TOP_RESIZE * 100 + 2: return pf_strlast(f, &r->execid);
+	case TOP_EXEC * 100 + 3: return pf_bool(f, &r->terminal);
+	case TOP_EXEC * 100 + 4: return pf_strlast(f, &r->fin);
+	case TOP_EXEC * 100 + 5: return pf_strlast(f, &r->fout);
+	case TOP_EXEC * 100 + 6: return pf_strlast(f, &r->ferr);
+	case TOP_EXEC * 100 + 7:
+	case TOP_UPDATE * 100 + 2: return pf_fields(f, anyfield, r);
+	case TOP_RESIZE * 100 + 3: return pf_u32(f, &r->width);
+	case TOP_RESIZE * 100 + 4: return pf_u32(f, &r->height);
+	case TOP_UPDATE * 100 + 3: return pf_anno(f, r);
+	}
+	return 0;
+}
+
+static int
 taskop(const uint8_t *p, size_t n, int kind, TaskOp *r)
 {
-	Pr rd;
-	Pf f;
-	int st = 0, bad = 0;
+	KindMsg km = { kind, r };
 
 	memset(r, 0, sizeof(*r));
-	pr_init(&rd, p, n);
-	while (!bad && (st = pr_next(&rd, &f)) > 0) {
-		if (f.field == 1) {
-			bad = pf_strlast(&f, &r->id);
-			continue;
-		}
-		switch (kind * 100 + f.field) {
-		case TOP_EXEC * 100 + 2:
-		case TOP_RESIZE * 100 + 2: bad = pf_strlast(&f, &r->execid); break;
-		case TOP_EXEC * 100 + 3: bad = pf_bool(&f, &r->terminal); break;
-		case TOP_EXEC * 100 + 4: bad = pf_strlast(&f, &r->fin); break;
-		case TOP_EXEC * 100 + 5: bad = pf_strlast(&f, &r->fout); break;
-		case TOP_EXEC * 100 + 6: bad = pf_strlast(&f, &r->ferr); break;
-		case TOP_EXEC * 100 + 7:
-		case TOP_UPDATE * 100 + 2: bad = pf_any(&f, r) < 0 ? -1 : 0; break;
-		case TOP_RESIZE * 100 + 3: bad = pf_u32(&f, &r->width); break;
-		case TOP_RESIZE * 100 + 4: bad = pf_u32(&f, &r->height); break;
-		case TOP_UPDATE * 100 + 3: bad = pf_anno(&f, r); break;
-		}
-	}
-	if (bad || st < 0) {
+	if (pr_fields(p, n, taskopfield, &km) < 0) {
 		taskop_free(r);
 		return -1;
 	}

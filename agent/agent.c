@@ -721,53 +721,6 @@ writemap(pid_t pid, const char *file, const OciIdMap *m, size_t n, char *err)
 	return r;
 }
 
-/*
- * The child's word on the error socket: 0 ready or exec'd, -1 failed.
- * A descriptor passed with it (a pty master) lands in *fd if fd is not
- * NULL and *fd < 0, else is closed.
- */
-static int
-childword(int sock, char *msg, size_t n, int *fd)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m;
-	struct iovec iov;
-	struct cmsghdr *h;
-	ssize_t r;
-	int got;
-
-	msg[0] = '\0';
-	memset(&m, 0, sizeof(m));
-	iov.iov_base = msg;
-	iov.iov_len = 1;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.b;
-	m.msg_controllen = sizeof(u.b);
-	while ((r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	for (h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
-		    h->cmsg_len != CMSG_LEN(sizeof(int)))
-			continue;
-		memcpy(&got, CMSG_DATA(h), sizeof(int));
-		if (fd && *fd < 0)
-			*fd = got;
-		else
-			close(got);
-	}
-	if (r <= 0)
-		return r == 0 ? 0 : -1;	/* EOF: exec closed it */
-	if (msg[0] == '\0')
-		return 0;		/* ready */
-	r = readall(sock, msg + 1, n - 2);
-	msg[r > 0 ? r + 1 : 1] = '\0';
-	return -1;
-}
-
 /* a namespace of process pid to join; -1 when it is the agent's own */
 static int
 nsfd(pid_t pid, const char *type, char *err)
@@ -863,7 +816,7 @@ golive(Proc *p, const AgentReq *r, pid_t pid, const char *cgid,
 		seterr(err, "cgroup %s:", path);
 		goto killed;
 	}
-	if (write(sp[1], "", 1) != 1 || childword(ep[0], err, ERRLEN, &p->ptm) < 0 ||
+	if (write(sp[1], "", 1) != 1 || ctr_word(ep[0], err, ERRLEN, &p->ptm) < 0 ||
 	    (r->terminal && ttyattach(p, r, err) < 0))
 		goto killed;
 	p->pid = pid;
@@ -950,95 +903,206 @@ joins(const OciSpec *s, const char *type)
 	return 0;
 }
 
+/*
+ * What Create and Exec hold while they make a process, and the steps
+ * both take: newreq, their own checks, the spec (newspec), namespaces
+ * (newns), the process (newproc), then newend answers and lets go.
+ */
+typedef struct {
+	AgentReq r;
+	OciSpec s;		/* Create: the config.json; Exec: its process */
+	ProcSetup ps;		/* the namespaces to join, the child's stdio */
+	int pidns;		/* the PID namespace to fork in; -1 new or the agent's */
+	int code;		/* the refusal's */
+	char err[ERRLEN];
+} NewReq;
+
+static void
+newreq(NewReq *q)
+{
+	size_t i;
+
+	memset(q, 0, sizeof(*q));
+	q->ps.fds[0] = q->ps.fds[1] = q->ps.fds[2] = -1;
+	for (i = 0; i < LEN(q->ps.ns); i++)
+		q->ps.ns[i] = -1;
+	q->pidns = -1;
+	q->code = RPC_INTERNAL;
+}
+
+/* the request's spec as parse reads it, with args; -1: INVALID, q->err */
+static int
+newspec(NewReq *q, int (*parse)(OciSpec *, const char *, size_t, char *),
+    const char *noconfig, const char *noargs)
+{
+	q->code = RPC_INVALID;
+	if (!q->r.config) {
+		seterr(q->err, "%s", noconfig);
+		return -1;
+	}
+	if (parse(&q->s, q->r.config, q->r.configlen, q->err) < 0)
+		return -1;
+	if (!q->s.args[0]) {
+		seterr(q->err, "%s", noargs);
+		return -1;
+	}
+	q->code = RPC_INTERNAL;
+	warncaps(q->r.id, &q->s);
+	return 0;
+}
+
+/* a namespace of process pid for the child: "pid" to fork in, else to join */
+static int
+newns(NewReq *q, pid_t pid, const char *type)
+{
+	size_t k;
+	int fd;
+
+	if ((fd = nsfd(pid, type, q->err)) < -1)
+		return -1;
+	if (fd < 0)		/* the agent's own */
+		return 0;
+	if (!strcmp(type, "pid")) {
+		q->pidns = fd;
+		return 0;
+	}
+	for (k = 0; k < LEN(q->ps.ns) && q->ps.ns[k] >= 0; k++)
+		;
+	if (k == LEN(q->ps.ns)) {
+		close(fd);
+		seterr(q->err, "namespace %s: too many to join", type);
+		return -1;
+	}
+	q->ps.ns[k] = fd;
+	return 0;
+}
+
+/*
+ * The process p of the request, its own checks passed: stdio, the start
+ * and error pipes, the child (fn) spawned with flags in q->pidns, given
+ * the id maps and the cgroup, ready and waiting for Start. -1, q->err.
+ */
+static int
+newproc(NewReq *q, Proc *p, int flags, void (*fn)(const ProcSetup *, const char *),
+    const char *root, const OciSpec *idmaps)
+{
+	int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, r = -1;
+	pid_t pid;
+
+	if (procio(p, &q->r, q->ps.fds, q->err) < 0)
+		goto out;
+	if (pipe2(sp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
+		seterr(q->err, "pipe:");
+		goto out;
+	}
+	q->ps.s = &q->s;
+	q->ps.filter = p->c->hasfilter ? &p->c->filter : NULL;
+	q->ps.tty = q->r.terminal;
+	q->ps.startfd = sp[0];
+	q->ps.errfd = ep[1];
+	/* the request's id is the container's for an exec too */
+	if ((pid = spawn(flags, q->pidns, fn, &q->ps, root, q->err)) >= 0)
+		r = golive(p, &q->r, pid, q->r.id, idmaps, sp, ep, q->err);
+out:
+	closeall(sp, 2);
+	closeall(ep, 2);
+	return r;
+}
+
+/*
+ * The answer: p, made and now its container's, gets its copies going and
+ * its pid in the reply; NULL: the refusal in q. Then q is let go.
+ */
+static void
+newend(NewReq *q, TtrpcCall *call, Proc *p)
+{
+	int i;
+
+	if (p) {
+		for (i = 0; i < 3; i++)
+			if (p->io[i])
+				copyio(p->io[i]);
+		replypid(call, p->pid);
+	} else {
+		ttrpc_reply(call, q->code, q->err, NULL, 0);
+	}
+	closeall(q->ps.fds, 3);
+	closeall(q->ps.ns, LEN(q->ps.ns));
+	if (q->pidns >= 0)
+		close(q->pidns);
+	oci_free(&q->s);
+	agentreq_free(&q->r);
+}
+
 static void
 create(TtrpcCall *call, const uint8_t *req, size_t n)
 {
-	AgentReq r;
-	OciSpec s;
+	static const struct {
+		const char *type;
+		int flag;
+	} shared[] = {
+		/* a pod's namespaces, its sandbox's: type, not new */
+		{ "pid", CLONE_NEWPID }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+	};
+	NewReq q;
 	Ctr *c = NULL, *sb = NULL;
-	ProcSetup ps;
-	char err[ERRLEN], root[PATH_MAX], cgdir[PATH_MAX];
-	int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, pidns = -1;
-	int code = RPC_INTERNAL, flags, k = 0, i, fd;
-	pid_t pid;
+	char root[PATH_MAX], cgdir[PATH_MAX];
+	int flags;
+	size_t i;
 
-	memset(&s, 0, sizeof(s));
-	memset(&ps, 0, sizeof(ps));
-	ps.fds[0] = ps.fds[1] = ps.fds[2] = -1;
-	for (i = 0; i < (int)LEN(ps.ns); i++)
-		ps.ns[i] = -1;
+	newreq(&q);
 	cgdir[0] = '\0';
-	if (pr_agentreq(req, n, &r) < 0) {
+	if (pr_agentreq(req, n, &q.r) < 0) {
 		ttrpc_reply(call, RPC_INVALID, "malformed Create request", NULL, 0);
 		return;
 	}
-	err[0] = '\0';
-	if (!validid(r.id)) {
-		code = RPC_INVALID;
-		seterr(err, "invalid container id '%s'", r.id);
+	if (!validid(q.r.id)) {
+		q.code = RPC_INVALID;
+		seterr(q.err, "invalid container id '%s'", q.r.id);
 		goto out;
 	}
-	if (findctr(r.id)) {
-		code = RPC_EXISTS;
-		seterr(err, "container %s exists", r.id);
+	if (findctr(q.r.id)) {
+		q.code = RPC_EXISTS;
+		seterr(q.err, "container %s exists", q.r.id);
 		goto out;
 	}
 	if (nctr >= MAXCTR) {
-		code = RPC_EXHAUSTED;
-		seterr(err, "%d containers in this VM already", MAXCTR);
+		q.code = RPC_EXHAUSTED;
+		seterr(q.err, "%d containers in this VM already", MAXCTR);
 		goto out;
 	}
-	if (!r.config || oci_parse(&s, r.config, r.configlen, err) < 0) {
-		code = RPC_INVALID;
-		if (!r.config)
-			seterr(err, "no config.json in the request");
+	if (newspec(&q, oci_parse, "no config.json in the request",
+	    "config.json: process.args is empty") < 0)
 		goto out;
-	}
-	if (!s.args[0]) {
-		code = RPC_INVALID;
-		seterr(err, "config.json: process.args is empty");
-		goto out;
-	}
-	warncaps(r.id, &s);
 	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-	if (joins(&s, "pid") || joins(&s, "ipc") || joins(&s, "uts")) {
-		if (!r.sandbox || !(sb = findctr(r.sandbox)) || sb->init.state == EXITED) {
-			code = RPC_PRECONDITION;
-			seterr(err, "the spec joins the namespaces of a sandbox, and "
+	if (joins(&q.s, "pid") || joins(&q.s, "ipc") || joins(&q.s, "uts")) {
+		if (!q.r.sandbox || !(sb = findctr(q.r.sandbox)) ||
+		    sb->init.state == EXITED) {
+			q.code = RPC_PRECONDITION;
+			seterr(q.err, "the spec joins the namespaces of a sandbox, and "
 			    "sandbox '%s' is not a running container in this VM",
-			    r.sandbox ? r.sandbox : "");
+			    q.r.sandbox ? q.r.sandbox : "");
 			goto out;
 		}
-		if (joins(&s, "pid")) {
-			flags &= ~CLONE_NEWPID;
-			if ((pidns = nsfd(sb->init.pid, "pid", err)) < -1)
+		for (i = 0; i < LEN(shared); i++) {
+			if (!joins(&q.s, shared[i].type))
+				continue;
+			flags &= ~shared[i].flag;
+			if (newns(&q, sb->init.pid, shared[i].type) < 0)
 				goto out;
-		}
-		if (joins(&s, "ipc")) {
-			flags &= ~CLONE_NEWIPC;
-			if ((fd = nsfd(sb->init.pid, "ipc", err)) < -1)
-				goto out;
-			if (fd >= 0)
-				ps.ns[k++] = fd;
-		}
-		if (joins(&s, "uts")) {
-			flags &= ~CLONE_NEWUTS;
-			if ((fd = nsfd(sb->init.pid, "uts", err)) < -1)
-				goto out;
-			if (fd >= 0)
-				ps.ns[k++] = fd;
 		}
 	}
-	if (s.userns)
+	if (q.s.userns)
 		flags |= CLONE_NEWUSER;
 	c = ecalloc(1, sizeof(*c));
 	c->init.c = c;
 	c->init.startfd = c->init.errfd = c->init.ptm = -1;
 	c->wdmem = c->wdev = -1;
 	c->freezew.fd = -1;
-	if (s.seccomp) {
-		if (ctr_filter(s.seccomp, &c->filter, err) < 0) {
-			code = RPC_INVALID;
+	if (q.s.seccomp) {
+		if (ctr_filter(q.s.seccomp, &c->filter, q.err) < 0) {
+			q.code = RPC_INVALID;
 			goto out;
 		}
 		c->hasfilter = 1;
@@ -1050,74 +1114,47 @@ create(TtrpcCall *call, const uint8_t *req, size_t n)
 		mkdir(GUEST_RUNDIR, 0711);
 		mkdir(FSDIR, 0755);
 		if (mount(SHARE_TAG, FSDIR, "virtiofs", 0, NULL) < 0 && errno != EBUSY) {
-			seterr(err, "mount the virtio-fs share:");
+			seterr(q.err, "mount the virtio-fs share:");
 			goto out;
 		}
 		fsmounted = 1;
 	}
-	snprintf(root, sizeof(root), FSDIR "/%s", r.id);
+	snprintf(root, sizeof(root), FSDIR "/%s", q.r.id);
 	if (access(root, F_OK) < 0) {
-		seterr(err, "container root %s:", root);
+		seterr(q.err, "container root %s:", root);
 		goto out;
 	}
-	snprintf(cgdir, sizeof(cgdir), CGROOT "/%s", r.id);
+	snprintf(cgdir, sizeof(cgdir), CGROOT "/%s", q.r.id);
 	if (mkdir(cgdir, 0755) < 0 && errno != EEXIST) {
-		seterr(err, "cgroup %s:", cgdir);
+		seterr(q.err, "cgroup %s:", cgdir);
 		cgdir[0] = '\0';
 		goto out;
 	}
 	ungone(cgdir);
-	if (cg_apply(r.id, &s, err) < 0) {
-		code = RPC_INVALID;
+	if (cg_apply(q.r.id, &q.s, q.err) < 0) {
+		q.code = RPC_INVALID;
 		goto out;
 	}
-	if (procio(&c->init, &r, ps.fds, err) < 0)
+	if (newproc(&q, &c->init, flags, initmain, root, &q.s) < 0)
 		goto out;
-	if (pipe2(sp, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
-		seterr(err, "pipe:");
-		goto out;
-	}
-	ps.s = &s;
-	ps.filter = c->hasfilter ? &c->filter : NULL;
-	ps.tty = r.terminal;
-	ps.startfd = sp[0];
-	ps.errfd = ep[1];
-	if ((pid = spawn(flags, pidns, initmain, &ps, root, err)) < 0 ||
-	    golive(&c->init, &r, pid, r.id, &s, sp, ep, err) < 0)
-		goto out;
-	c->id = r.id;
-	r.id = NULL;
+	c->id = q.r.id;
+	q.r.id = NULL;
 	c->next = ctrs;
 	ctrs = c;
 	nctr++;
 	watchctr(c);
-	for (i = 0; i < 3; i++)
-		if (c->init.io[i])
-			copyio(c->init.io[i]);
-	replypid(call, pid);
-	code = RPC_OK;
-	c = NULL;
+	newend(&q, call, &c->init);
+	return;
 out:
-	if (code != RPC_OK) {
-		ttrpc_reply(call, code, err, NULL, 0);
-		if (cgdir[0])
-			rmdir(cgdir);
-	}
+	if (cgdir[0])
+		rmdir(cgdir);
 	if (c) {
 		freeproc(&c->init);
 		if (c->hasfilter)
 			sc_free(&c->filter);
 		free(c);
 	}
-	closeall(ps.fds, 3);
-	closeall(sp, 2);
-	closeall(ep, 2);
-	closeall(ps.ns, LEN(ps.ns));
-	if (pidns >= 0)
-		close(pidns);
-	oci_free(&s);
-	agentreq_free(&r);
+	newend(&q, call, NULL);
 }
 
 /* find the request's container, or answer NOT_FOUND */
@@ -1166,111 +1203,60 @@ reqproc(TtrpcCall *call, const uint8_t *req, size_t n, AgentReq *r)
 static void
 exec_(TtrpcCall *call, const uint8_t *req, size_t n)
 {
-	static const char *types[] = { "ipc", "uts", "cgroup", "mnt", "user" };
-	AgentReq r;
-	OciSpec s;
+	static const char *types[] = { "pid", "ipc", "uts", "cgroup", "mnt", "user" };
+	NewReq q;
 	Ctr *c;
 	Proc *p = NULL;
-	ProcSetup ps;
-	char err[ERRLEN];
-	int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, pidns = -1;
-	int code = RPC_INTERNAL, k = 0, fd, i;
 	size_t t;
-	pid_t pid;
 
-	memset(&s, 0, sizeof(s));
-	memset(&ps, 0, sizeof(ps));
-	ps.fds[0] = ps.fds[1] = ps.fds[2] = -1;
-	for (i = 0; i < (int)LEN(ps.ns); i++)
-		ps.ns[i] = -1;
-	if (!(c = reqctr(call, req, n, &r)))
+	newreq(&q);
+	if (!(c = reqctr(call, req, n, &q.r)))
 		return;
-	err[0] = '\0';
-	if (!validid(r.execid)) {
-		code = RPC_INVALID;
-		seterr(err, "invalid exec id '%s'", r.execid ? r.execid : "");
+	if (!validid(q.r.execid)) {
+		q.code = RPC_INVALID;
+		seterr(q.err, "invalid exec id '%s'", q.r.execid ? q.r.execid : "");
 		goto out;
 	}
-	if (findproc(c, r.execid)) {
-		code = RPC_EXISTS;
-		seterr(err, "exec %s exists in container %s", r.execid, r.id);
+	if (findproc(c, q.r.execid)) {
+		q.code = RPC_EXISTS;
+		seterr(q.err, "exec %s exists in container %s", q.r.execid, q.r.id);
 		goto out;
 	}
 	if (c->nexec >= MAXEXEC) {
-		code = RPC_EXHAUSTED;
-		seterr(err, "container %s has %d execs; remove some", r.id, MAXEXEC);
+		q.code = RPC_EXHAUSTED;
+		seterr(q.err, "container %s has %d execs; remove some", q.r.id, MAXEXEC);
 		goto out;
 	}
 	if (c->init.state != RUNNING || c->paused) {
-		code = RPC_PRECONDITION;
-		seterr(err, "container %s is not running%s", r.id,
+		q.code = RPC_PRECONDITION;
+		seterr(q.err, "container %s is not running%s", q.r.id,
 		    c->paused ? " (paused)" : "");
 		goto out;
 	}
-	if (!r.config || oci_parse_process(&s, r.config, r.configlen, err) < 0) {
-		code = RPC_INVALID;
-		if (!r.config)
-			seterr(err, "no process spec in the Exec request");
+	if (newspec(&q, oci_parse_process, "no process spec in the Exec request",
+	    "exec process: args is empty") < 0)
 		goto out;
-	}
-	if (!s.args[0]) {
-		code = RPC_INVALID;
-		seterr(err, "exec process: args is empty");
-		goto out;
-	}
-	warncaps(r.id, &s);
-	if ((pidns = nsfd(c->init.pid, "pid", err)) < -1)
-		goto out;
-	for (t = 0; t < LEN(types); t++) {
-		if ((fd = nsfd(c->init.pid, types[t], err)) < -1)
+	for (t = 0; t < LEN(types); t++)
+		if (newns(&q, c->init.pid, types[t]) < 0)
 			goto out;
-		if (fd >= 0)
-			ps.ns[k++] = fd;
-	}
 	p = ecalloc(1, sizeof(*p));
 	p->c = c;
 	p->startfd = p->errfd = p->ptm = -1;
-	if (procio(p, &r, ps.fds, err) < 0)
+	if (newproc(&q, p, 0, execmain, NULL, NULL) < 0)
 		goto out;
-	if (pipe2(sp, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) {
-		seterr(err, "pipe:");
-		goto out;
-	}
-	ps.s = &s;
-	ps.filter = c->hasfilter ? &c->filter : NULL;
-	ps.tty = r.terminal;
-	ps.startfd = sp[0];
-	ps.errfd = ep[1];
-	if ((pid = spawn(0, pidns, execmain, &ps, NULL, err)) < 0 ||
-	    golive(p, &r, pid, c->id, NULL, sp, ep, err) < 0)
-		goto out;
-	p->execid = r.execid;
-	r.execid = NULL;
+	p->execid = q.r.execid;
+	q.r.execid = NULL;
 	p->next = c->execs;
 	c->execs = p;
 	c->nexec++;
-	for (i = 0; i < 3; i++)
-		if (p->io[i])
-			copyio(p->io[i]);
-	replypid(call, pid);
-	code = RPC_OK;
-	p = NULL;
+	newend(&q, call, p);
+	return;
 out:
-	if (code != RPC_OK)
-		ttrpc_reply(call, code, err, NULL, 0);
 	if (p) {
 		freeproc(p);
 		free(p);
 	}
-	closeall(ps.fds, 3);
-	closeall(sp, 2);
-	closeall(ep, 2);
-	closeall(ps.ns, LEN(ps.ns));
-	if (pidns >= 0)
-		close(pidns);
-	oci_free(&s);
-	agentreq_free(&r);
+	newend(&q, call, NULL);
 }
 
 static void
@@ -1287,7 +1273,7 @@ start(TtrpcCall *call, const uint8_t *req, size_t n)
 	} else if (p->c->paused) {	/* the frozen child would never exec */
 		ttrpc_reply(call, RPC_PRECONDITION, "container is paused", NULL, 0);
 	} else {
-		if (write(p->startfd, "", 1) != 1 || childword(p->errfd, err,
+		if (write(p->startfd, "", 1) != 1 || ctr_word(p->errfd, err,
 		    sizeof(err), NULL) < 0) {
 			if (!err[0])
 				seterr(err, "the process died before exec");

@@ -28,6 +28,7 @@ typedef struct {
 /* ctr.c; the two child functions never return */
 void ctr_init(const ProcSetup *p, const char *root);
 void ctr_exec(const ProcSetup *p);
+int ctr_word(int sock, char *msg, size_t n, int *fd);	/* errfd's word: 0 ready, -1 and msg */
 int ctr_filter(const OciSeccomp *o, ScProg *p, char *err);
 
 /* cgroup.c */

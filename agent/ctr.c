@@ -19,6 +19,7 @@
  * process keeps every capability, as with runc.
  *
  * Errors go back as text on errfd (fail), the child ends with 127.
+ * The agent's end of errfd (ctr_word) is here too, beside its writers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -450,35 +451,87 @@ terminal(int errfd)
 	return ptm;
 }
 
-/* "\0" on errfd (a socket), with fd passed along when >= 0 */
-static int
-ready(int errfd, int fd)
-{
+/*
+ * The word on errfd, both of its ends: one byte, "\0" ready or else the
+ * start of an error text (fail), with room for one descriptor beside it.
+ */
+typedef struct {
+	struct msghdr m;
+	struct iovec iov;
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m;
-	struct iovec iov;
+} Word;
+
+static void
+word(Word *w, char *byte)
+{
+	memset(w, 0, sizeof(*w));
+	w->iov.iov_base = byte;
+	w->iov.iov_len = 1;
+	w->m.msg_iov = &w->iov;
+	w->m.msg_iovlen = 1;
+	w->m.msg_control = w->u.b;
+	w->m.msg_controllen = sizeof(w->u.b);
+}
+
+/* "\0" on errfd, with fd passed along when >= 0 */
+static int
+ready(int errfd, int fd)
+{
+	Word w;
 	struct cmsghdr *h;
 	char c = '\0';
 
-	memset(&m, 0, sizeof(m));
-	memset(&u, 0, sizeof(u));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	if (fd >= 0) {
-		m.msg_control = u.b;
-		m.msg_controllen = sizeof(u.b);
-		h = CMSG_FIRSTHDR(&m);
+	word(&w, &c);
+	if (fd < 0) {
+		w.m.msg_control = NULL;
+		w.m.msg_controllen = 0;
+	} else {
+		h = CMSG_FIRSTHDR(&w.m);
 		h->cmsg_level = SOL_SOCKET;
 		h->cmsg_type = SCM_RIGHTS;
 		h->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(h), &fd, sizeof(int));
 	}
-	return sendmsg(errfd, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	return sendmsg(errfd, &w.m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/*
+ * The agent's end: 0 ready or exec'd (EOF), -1 failed with the text in
+ * msg. A descriptor passed with it (a pty master) lands in *fd if fd is
+ * not NULL and *fd < 0, else is closed.
+ */
+int
+ctr_word(int sock, char *msg, size_t n, int *fd)
+{
+	Word w;
+	struct cmsghdr *h;
+	ssize_t r;
+	int got;
+
+	msg[0] = '\0';
+	word(&w, msg);
+	while ((r = recvmsg(sock, &w.m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	for (h = r > 0 ? CMSG_FIRSTHDR(&w.m) : NULL; h; h = CMSG_NXTHDR(&w.m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+		    h->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&got, CMSG_DATA(h), sizeof(int));
+		if (fd && *fd < 0)
+			*fd = got;
+		else
+			close(got);
+	}
+	if (r <= 0)
+		return r == 0 ? 0 : -1;	/* EOF: exec closed it */
+	if (msg[0] == '\0')
+		return 0;		/* ready */
+	r = readall(sock, msg + 1, n - 2);
+	msg[r > 0 ? r + 1 : 1] = '\0';
+	return -1;
 }
 
 /* from the container's root on: the process, then exec at Start */
