@@ -249,11 +249,12 @@ publish(const char *topic, const char *name, Pb *ev)
  *
  * A Proc lives from Create or Exec, which make it in the guest
  * (procmake, procmade), to Delete, which removes it there and here
- * (procdelete, procremoved; TaskDelete). Made, it has an agent Wait in
+ * (tdelete, procremoved; TaskDelete). Made, it has an agent Wait in
  * flight (timeout none) that reports its exit (procwaitdone,
  * procstopped): TaskExit, its waiters answered, and a Delete that
- * waited for the exit goes on. Start runs it (procstart, procstarted).
- * Each answers the containerd call it holds, also when it is freed.
+ * waited for the exit goes on. Start runs it (tstart, procstarted).
+ * The containerd call it holds (call) and its Waits are answered, also
+ * when it is freed (procfree).
  *
  * Agent replies find their process by serial number, not by pointer
  * (procreply): the process, or its task, may be gone when one arrives.
