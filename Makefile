@@ -67,7 +67,7 @@ $(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 test/taskstat_test: test/taskstat_test.c
 test/task_test: test/task_test.c
-$(TASKTESTS): task.o sandbox.o $(LIB) test/t.h
+$(TASKTESTS): task.o sandbox.o $(LIB) test/t.h test/fakeagent.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c task.o sandbox.o $(LIB) $(LDFLAGS)
 
 test/proto_test-san: test/proto_test.c
@@ -84,7 +84,7 @@ $(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 test/taskstat_test-san: test/taskstat_test.c
 test/task_test-san: test/task_test.c
-$(TASKSAN): task.c sandbox.c $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
+$(TASKSAN): task.c sandbox.c $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h test/fakeagent.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c task.c sandbox.c $(LIB:.o=.c)
 
 test/shimctl: test/shimctl.c $(LIB)

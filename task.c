@@ -1,7 +1,8 @@
 /* See LICENSE file for copyright and license details. */
 /*
  * The containerd.task.v2.Task service: the task table, each task's
- * state, the calls waiting on it, and the events containerd hears.
+ * processes, their state, the calls waiting on them, and the events
+ * containerd hears.
  *
  * One sandbox (sandbox.c) per process, booted by the first Create; this
  * file reaches the VM only through sandbox_* functions. The service works
@@ -25,9 +26,13 @@
  * answers at the exit, which the agent reports only after the process's
  * output reached the FIFOs and they were closed.
  *
- * Exec processes (the section "Exec processes and terminals", before
- * the method table) live in their task, each with the init's kit:
- * streams, state, waiters, exit; requests naming an exec id go there.
+ * A task's init and each of its exec processes is a Proc (the section
+ * "Processes"): streams, state, waiters, exit, the call in progress.
+ * Start, Kill, Wait, Delete, State, ResizePty and CloseIO name one by
+ * task id and exec id (none: the init) and treat both alike; what is
+ * the task's own (its bundle, pid, pod, limits, pause state, execs) is
+ * in Task, and exec processes have their section before the method
+ * table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,46 +61,41 @@ enum {
 };
 
 typedef struct Task Task;
-typedef struct Exec Exec;
-struct Task {
-	char *id, *bundle, *fin, *fout, *ferr;
-	char *config;
-	size_t configlen;
-	int state;
-	uint32_t pid, status;		/* pid: husk's own (see agentcreatedone) */
+typedef struct Proc Proc;
+
+/* a process containerd names: a task's init, or one of its execs */
+struct Proc {
+	Task *t;			/* its task */
+	char *execid;			/* NULL: the task's init */
+	uintptr_t serial;		/* names it to agent replies (procbyserial) */
+	char *fin, *fout, *ferr;	/* stdio FIFO paths */
+	int terminal;			/* a pty: stdin and stdout streams only */
+	int state;			/* T_* */
 	uint32_t gpid;			/* the process in the guest */
+	uint32_t status;		/* its exit status, once T_STOPPED */
 	uint64_t exitedat;		/* ns since the epoch */
 	uint32_t ports[3];		/* stdio streams */
-	TtrpcCall *call;		/* the Create, Start or Delete in progress */
-	TtrpcCall **waiters;
+	TtrpcCall *call;		/* the Create/Exec, Start or Delete in progress */
+	TtrpcCall **waiters;		/* Waits, answered at the exit */
 	size_t nwait;
-	int deleting;
+	int deleting;			/* a Delete waits for the exit */
+	Proc *next;			/* an exec: its task's next one */
+};
+
+struct Task {
+	char *id, *bundle;
+	char *config;
+	size_t configlen;
+	uint32_t pid;			/* husk's own (see procmade) */
+	Proc init;			/* the container's process */
 	char *pod;			/* the pod sandbox's task it joins, or NULL */
 	int64_t memlimit;		/* its spec's, -1 none */
 	int paused;			/* frozen in the guest (Pause) */
 	int pausecall;			/* a Pause or Resume waits for the agent */
-	int terminal;			/* a pty: stdin and stdout streams only */
-	Exec *execs;			/* its exec processes (execX functions) */
+	Proc *execs;			/* its exec processes */
 	size_t nexec;
 	Rootfs root;			/* its way to the guest */
 	Task *next;
-};
-
-/* an exec process: what a Task has for its init, named by its own id */
-struct Exec {
-	char *id;
-	Task *t;
-	uintptr_t serial;		/* names it to agent replies (execbyserial) */
-	char *fin, *fout, *ferr;
-	int terminal, state;		/* T_* */
-	uint32_t gpid, status;
-	uint64_t exitedat;
-	uint32_t ports[3];
-	TtrpcCall *call;		/* the Exec, Start or Delete in progress */
-	TtrpcCall **waiters;
-	size_t nwait;
-	int deleting;
-	Exec *next;
 };
 
 static struct {
@@ -107,10 +107,11 @@ static struct {
 	Ttrpc *events;
 	int quit;
 	uint64_t t0;		/* when serving began, for the debug trace */
+	uintptr_t nextserial;	/* the next Proc's serial; 0 names none */
 	int oomwait, oomoff;	/* an Oom call in flight; the agent has none */
 	Watch oomw;		/* asks again after a failed Oom call */
 	Ratelimit oomrl;	/* how fast OOM reports ask again at once */
-} S = { .oomw = { -1, NULL, NULL, 0 } };
+} S = { .nextserial = 1, .oomw = { -1, NULL, NULL, 0 } };
 
 /* the debug log's timeline of a task: what happened, ms since start */
 static void
@@ -139,42 +140,50 @@ findtask(const char *id)
 	return t;
 }
 
-/* an exec of t; NULL for id NULL or "" (the init) */
-static Exec *
-findexec(Task *t, const char *id)
+/* a process of t: its init for execid NULL or "", else an exec or NULL */
+static Proc *
+findproc(Task *t, const char *execid)
 {
-	Exec *e;
+	Proc *p;
 
-	if (!id || !id[0])
-		return NULL;
-	for (e = t->execs; e && strcmp(e->id, id); e = e->next)
+	if (!execid || !execid[0])
+		return &t->init;
+	for (p = t->execs; p && strcmp(p->execid, execid); p = p->next)
 		;
-	return e;
+	return p;
 }
 
-/* the request's task, or an answer saying why there is none */
-static Task *
-reqtask(TtrpcCall *c, const uint8_t *req, size_t n, int kind, TaskReq *r)
+/* the process id and execid name, or an answer saying why there is none */
+static Proc *
+procof(TtrpcCall *c, const char *id, const char *execid)
 {
 	char msg[ERRLEN];
 	Task *t;
+	Proc *p;
+
+	if (!(t = findtask(id)))
+		seterr(msg, "task %s not found", id);
+	else if (!(p = findproc(t, execid)))
+		seterr(msg, "exec process %s not found in task %s", execid, id);
+	else
+		return p;
+	ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
+	return NULL;
+}
+
+/* the request's process; r is freed when there is none */
+static Proc *
+reqproc(TtrpcCall *c, const uint8_t *req, size_t n, int kind, TaskReq *r)
+{
+	Proc *p;
 
 	if (pr_taskreq(req, n, kind, r) < 0) {
 		ttrpc_reply(c, RPC_INVALID, "malformed request", NULL, 0);
 		return NULL;
 	}
-	if (!(t = findtask(r->id))) {
-		seterr(msg, "task %s not found", r->id);
-		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
-	} else if (r->execid && r->execid[0] && !findexec(t, r->execid)) {
-		seterr(msg, "exec process %s not found in task %s", r->execid,
-		    r->id);
-		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
-	} else {
-		return t;
-	}
-	taskreq_free(r);
-	return NULL;
+	if (!(p = procof(c, r->id, r->execid)))
+		taskreq_free(r);
+	return p;
 }
 
 /* events to containerd (Forward over TTRPC_ADDRESS); a failure is logged */
@@ -235,14 +244,168 @@ publish(const char *topic, const char *name, Pb *ev)
 	pb_free(ev);
 }
 
-static void execfree(Exec *e);
-static void closestdio(uint32_t ports[3]);
+/*
+ * Processes: a task's init and its exec processes alike.
+ *
+ * A Proc lives from Create or Exec, which make it in the guest
+ * (procmake, procmade), to Delete, which removes it there and here
+ * (tdelete, procremoved; TaskDelete). Made, it has an agent Wait in
+ * flight (timeout none) that reports its exit (procwaitdone,
+ * procstopped): TaskExit, its waiters answered, and a Delete that
+ * waited for the exit goes on. Start runs it (tstart, procstarted).
+ * The containerd call it holds (call) and its Waits are answered, also
+ * when it is freed (procfree).
+ *
+ * Agent replies find their process by serial number, not by pointer
+ * (procreply): the process, or its task, may be gone when one arrives.
+ *
+ * Where the two differ, p->execid says which it is: the init's are the
+ * events TaskCreate and TaskStart, a Delete of the init ends its task
+ * (taskfree), an exec's are TaskExecAdded and TaskExecStarted.
+ */
+static void oomwatch(void);
+static void procfinishdelete(Proc *p);
+
+/* the process as requests' error messages name it */
+static const char *
+procnoun(const Proc *p)
+{
+	return p->execid ? "exec process" : "task";
+}
+
+/* the process as the log names it */
+static const char *
+procname(char *buf, const Proc *p)
+{
+	if (p->execid)
+		snprintf(buf, ERRLEN, "task %s: exec %s", p->t->id, p->execid);
+	else
+		snprintf(buf, ERRLEN, "task %s", p->t->id);
+	return buf;
+}
+
+/* an agent call's process, NULL when it is gone */
+static Proc *
+procreply(void *arg)
+{
+	uintptr_t serial = (uintptr_t)arg;
+	Task *t;
+	Proc *p;
+
+	for (t = S.tasks; t; t = t->next) {
+		if (t->init.serial == serial)
+			return &t->init;
+		for (p = t->execs; p; p = p->next)
+			if (p->serial == serial)
+				return p;
+	}
+	return NULL;
+}
+
+/* an agent request about p; the method's own fields are the caller's */
+static void
+procreq(AgentReq *r, const Proc *p)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = p->t->id;
+	r->execid = p->execid;
+}
+
+/* an agent call about p, answered to done with p's serial */
+static int
+proccall(Proc *p, const char *method, const AgentReq *r, unsigned timeoutms,
+    TtrpcDone done)
+{
+	return sandbox_call(S.sb, method, r, timeoutms, done,
+	    (void *)p->serial);
+}
+
+/* a task event of kind (TEV_*) about p */
+static void
+procevent(Proc *p, int kind)
+{
+	TaskEvent e = { 0 };
+	Pb ev = { 0 };
+
+	e.cid = p->t->id;
+	e.execid = p->execid;
+	e.pid = p->t->pid;
+	e.status = p->status;
+	e.exitedat = p->exitedat;
+	pb_taskevent(&ev, kind, &e);
+	publish(taskev_topic(kind), taskev_name(kind), &ev);
+}
+
+/* streams the guest never opened; a stream it opened is the device's */
+static void
+closestdio(Proc *p)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (p->ports[i])
+			sandbox_unport(S.sb, p->ports[i]);
+		p->ports[i] = 0;
+	}
+}
+
+static int
+openstdio(Proc *p, char *err)
+{
+	const char *path[3];
+	int i;
+
+	path[0] = p->fin;
+	path[1] = p->fout;
+	path[2] = p->terminal ? NULL : p->ferr;	/* the pty's output is stdout */
+	for (i = 0; i < 3; i++) {
+		if (sandbox_stdio(S.sb, i, path[i], &p->ports[i], err) < 0) {
+			closestdio(p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* p's streams and memory; its waiters and call hear it is gone */
+static void
+procfree(Proc *p)
+{
+	char msg[ERRLEN];
+	size_t i;
+
+	closestdio(p);
+	seterr(msg, "%s deleted", procnoun(p));
+	for (i = 0; i < p->nwait; i++)
+		ttrpc_reply(p->waiters[i], RPC_NOTFOUND, msg, NULL, 0);
+	if (p->call)
+		ttrpc_reply(p->call, RPC_ABORTED, msg, NULL, 0);
+	free(p->waiters);
+	free(p->execid);
+	free(p->fin);
+	free(p->fout);
+	free(p->ferr);
+}
+
+static void
+execfree(Proc *e)
+{
+	Proc **pp;
+
+	for (pp = &e->t->execs; *pp && *pp != e; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = e->next;
+		e->t->nexec--;
+	}
+	procfree(e);
+	free(e);
+}
 
 static void
 taskfree(Task *t)
 {
 	Task **pp;
-	size_t i;
 
 	for (pp = &S.tasks; *pp && *pp != t; pp = &(*pp)->next)
 		;
@@ -250,19 +413,11 @@ taskfree(Task *t)
 		*pp = t->next;
 	while (t->execs)
 		execfree(t->execs);
-	closestdio(t->ports);
+	procfree(&t->init);
 	sandbox_share_remove(S.sb, &t->root);
 	rootfs_umount(&t->root);
-	for (i = 0; i < t->nwait; i++)
-		ttrpc_reply(t->waiters[i], RPC_NOTFOUND, "task deleted", NULL, 0);
-	if (t->call)
-		ttrpc_reply(t->call, RPC_ABORTED, "task deleted", NULL, 0);
-	free(t->waiters);
 	free(t->id);
 	free(t->bundle);
-	free(t->fin);
-	free(t->fout);
-	free(t->ferr);
 	free(t->config);
 	free(t->pod);
 	free(t);
@@ -272,147 +427,224 @@ taskfree(Task *t)
 static void
 createfail(Task *t, int code, const char *msg)
 {
-	TtrpcCall *c = t->call;
+	TtrpcCall *c = t->init.call;
 
-	t->call = NULL;
+	t->init.call = NULL;
 	logmsg(LWARN, "create %s: %s", t->id, msg);
 	ttrpc_reply(c, code, msg, NULL, 0);
 	taskfree(t);
 }
 
 static void
-waitreply(TtrpcCall *c, Task *t)
+procwaitreply(TtrpcCall *c, Proc *p)
 {
 	Pb pb = { 0 };
 
-	pb_waitresp(&pb, t->status, t->exitedat);
+	pb_waitresp(&pb, p->status, p->exitedat);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
 }
 
-static void finishdelete(Task *t);
-static void oomwatch(void);
-/* exec processes (the section before the method table) */
-static int openstdio(uint32_t ports[3], const char *fin, const char *fout,
-    const char *ferr, int terminal, char *err);
-static void execstart(TtrpcCall *c, Exec *e);
-static void execkill(TtrpcCall *c, Exec *e, uint32_t signal);
-static void execwait(TtrpcCall *c, Exec *e);
-static void execdelete(TtrpcCall *c, Exec *e);
-static void execstate(TtrpcCall *c, Exec *e);
-static void execsdown(Task *t);
-
-/* a task event of kind (TEV_*) about t's init */
+/* p's process is gone: status as the agent saw it */
 static void
-taskevent(Task *t, int kind)
-{
-	TaskEvent e = { 0 };
-	Pb ev = { 0 };
-
-	e.cid = t->id;
-	e.pid = t->pid;
-	e.status = t->status;
-	e.exitedat = t->exitedat;
-	pb_taskevent(&ev, kind, &e);
-	publish(taskev_topic(kind), taskev_name(kind), &ev);
-}
-
-/* the task's process is gone: status as the agent saw it */
-static void
-stopped(Task *t, uint32_t status)
+procstopped(Proc *p, uint32_t status)
 {
 	size_t i;
 
-	if (t->state == T_STOPPED)
+	if (p->state == T_STOPPED)
 		return;
-	t->state = T_STOPPED;
-	t->status = status;
-	t->exitedat = realns();
-	trace("exited", t);
-	taskevent(t, TEV_EXIT);
-	for (i = 0; i < t->nwait; i++)
-		waitreply(t->waiters[i], t);
-	t->nwait = 0;
-	if (t->deleting)
-		finishdelete(t);
+	p->state = T_STOPPED;
+	p->status = status;
+	p->exitedat = realns();
+	if (p->execid)
+		logmsg(LDEBUG, "task %s: exec %s exited, status %u", p->t->id,
+		    p->execid, status);
+	else
+		trace("exited", p->t);
+	procevent(p, TEV_EXIT);
+	for (i = 0; i < p->nwait; i++)
+		procwaitreply(p->waiters[i], p);
+	p->nwait = 0;
+	if (p->deleting)
+		procfinishdelete(p);
 }
 
 static void
-agentwaitdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+procwaitdone(void *arg, int code, const char *msg, const uint8_t *resp,
+    size_t n)
 {
-	Task *t = arg;
+	Proc *p = procreply(arg);
+	char who[ERRLEN];
 	AgentResp ar;
-	uint32_t status;
+	uint32_t status = 128 + SIGKILL;
 
+	if (!p)
+		return;
 	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
-		logmsg(LWARN, "task %s: wait: %s: reported as killed", t->id,
+		logmsg(LWARN, "%s: wait: %s: reported as killed", procname(who, p),
 		    code != RPC_OK && msg ? msg : "malformed reply");
-		status = 128 + SIGKILL;
 	} else {
 		status = ar.status;
 		agentresp_free(&ar);
 	}
-	stopped(t, status);
+	procstopped(p, status);
 }
 
+/* the agent made p's process (Create, Exec): answer, tell, wait for it */
+static void
+procmade(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Proc *p = procreply(arg);
+	TtrpcCall *c;
+	Task *t;
+	const char *why;
+	char err[ERRLEN], who[ERRLEN];
+	AgentResp ar;
+	AgentReq r;
+	Pb pb = { 0 }, ev = { 0 };
+
+	if (!p)
+		return;
+	t = p->t;
+	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
+		why = code != RPC_OK ? (msg && msg[0] ? msg : "the agent failed") :
+		    "the agent's reply is malformed";
+		code = code != RPC_OK ? code : RPC_INTERNAL;
+		if (!p->execid) {
+			seterr(err, "%s", why);
+			createfail(t, code, err);
+			return;
+		}
+		seterr(err, "exec %s: %s", p->execid, why);
+		logmsg(LINFO, "task %s: %s", t->id, err);
+		c = p->call;
+		p->call = NULL;
+		ttrpc_reply(c, code, err, NULL, 0);
+		execfree(p);
+		return;
+	}
+	p->gpid = ar.pid;
+	agentresp_free(&ar);
+	logmsg(LDEBUG, "%s: pid %u in the guest", procname(who, p), p->gpid);
+	c = p->call;
+	p->call = NULL;
+	p->state = T_CREATED;
+	if (p->execid) {
+		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
+		procevent(p, TEV_EXECADDED);
+	} else {
+		/*
+		 * containerd and the tools behind it (ps, nsenter, crictl
+		 * inspect) read the pid as a host process: the guest's pid
+		 * would name a host process of the guest's choosing. The
+		 * sandbox's host process is husk itself, as with Kata,
+		 * whose VMM is its shim.
+		 */
+		t->pid = getpid();
+		trace("created in the guest", t);
+		pb_createresp(&pb, t->pid);
+		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+		pb_free(&pb);
+		pb_taskcreate(&ev, t->id, t->bundle, p->fin, p->fout, p->ferr,
+		    p->terminal, t->pid);
+		publish("/tasks/create", "TaskCreate", &ev);
+	}
+	procreq(&r, p);
+	if (proccall(p, "Wait", &r, 0, procwaitdone) < 0)
+		procstopped(p, 128 + SIGKILL);
+	if (!p->execid)
+		oomwatch();
+}
+
+/* the agent's Create (the init, its task's spec) or Exec (spec json) */
 static int
-agentcall(Task *t, const char *method, uint32_t signal, unsigned timeoutms,
-    TtrpcDone done)
+procmake(Proc *p, const char *json, size_t jsonlen)
 {
 	AgentReq r;
 
-	memset(&r, 0, sizeof(r));
-	r.id = t->id;
-	r.signal = signal;
-	if (!strcmp(method, "Create")) {
-		r.sandbox = t->pod;
-		r.config = t->config;
-		r.configlen = t->configlen;
-		r.iport = t->ports[0];
-		r.oport = t->ports[1];
-		r.eport = t->ports[2];
-		r.terminal = t->terminal;
-	}
-	return sandbox_call(S.sb, method, &r, timeoutms, done, t);
+	procreq(&r, p);
+	r.sandbox = p->execid ? NULL : p->t->pod;
+	r.config = (char *)json;
+	r.configlen = jsonlen;
+	r.iport = p->ports[0];
+	r.oport = p->ports[1];
+	r.eport = p->ports[2];
+	r.terminal = p->terminal;
+	return proccall(p, p->execid ? "Exec" : "Create", &r, agent_timeout_ms,
+	    procmade);
 }
 
 static void
-agentcreatedone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+procstarted(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 {
-	Task *t = arg;
-	TtrpcCall *c = t->call;
-	char err[ERRLEN];
-	AgentResp ar;
+	Proc *p = procreply(arg);
+	TtrpcCall *c;
 	Pb pb = { 0 }, ev = { 0 };
 
-	if (code == RPC_OK && pr_agentresp(resp, n, &ar) == 0) {
-		t->gpid = ar.pid;
-		agentresp_free(&ar);
-	} else {
-		seterr(err, "%s", code != RPC_OK ? (msg && msg[0] ? msg :
-		    "the agent failed") : "the agent's reply is malformed");
-		createfail(t, code != RPC_OK ? code : RPC_INTERNAL, err);
+	(void)resp;
+	(void)n;
+	if (!p)
+		return;
+	c = p->call;
+	p->call = NULL;
+	if (code != RPC_OK) {
+		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
 		return;
 	}
-	/*
-	 * containerd and the tools behind it (ps, nsenter, crictl inspect)
-	 * read the pid as a host process: the guest's pid would name a host
-	 * process of the guest's choosing. The sandbox's host process is
-	 * husk itself, as with Kata, whose VMM is its shim.
-	 */
-	t->pid = getpid();
-	logmsg(LDEBUG, "task %s: pid %u in the guest", t->id, t->gpid);
-	t->call = NULL;
-	t->state = T_CREATED;
-	trace("created in the guest", t);
-	pb_createresp(&pb, t->pid);
+	if (!p->execid)
+		trace("started", p->t);
+	if (p->state == T_CREATED)
+		p->state = T_RUNNING;
+	pb_startresp(&pb, p->t->pid);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
-	pb_taskcreate(&ev, t->id, t->bundle, t->fin, t->fout, t->ferr, t->terminal, t->pid);
-	publish("/tasks/create", "TaskCreate", &ev);
-	if (agentcall(t, "Wait", 0, 0, agentwaitdone) < 0)
-		stopped(t, 128 + SIGKILL);
-	oomwatch();
+	if (p->execid) {
+		procevent(p, TEV_EXECSTARTED);
+	} else {
+		pb_taskstart(&ev, p->t->id, p->t->pid);
+		publish("/tasks/start", "TaskStart", &ev);
+	}
+}
+
+static void
+procremoved(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
+{
+	Proc *p = procreply(arg);
+	TtrpcCall *c;
+	char who[ERRLEN];
+	Pb pb = { 0 };
+
+	(void)resp;
+	(void)n;
+	if (!p)
+		return;
+	if (code != RPC_OK)
+		logmsg(LINFO, "%s: agent remove: %s", procname(who, p),
+		    msg ? msg : "");
+	c = p->call;
+	p->call = NULL;
+	pb_deleteresp(&pb, p->t->pid, p->status, p->exitedat);
+	if (!p->execid)
+		trace("removed", p->t);
+	if (c)
+		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
+	pb_free(&pb);
+	procevent(p, TEV_DELETE);
+	if (p->execid)
+		execfree(p);
+	else
+		taskfree(p->t);	/* its execs too */
+}
+
+static void
+procfinishdelete(Proc *p)
+{
+	AgentReq r;
+
+	p->deleting = 0;
+	procreq(&r, p);
+	if (proccall(p, "Remove", &r, agent_timeout_ms, procremoved) < 0)
+		procremoved((void *)p->serial, RPC_UNAVAILABLE, "no agent", NULL, 0);
 }
 
 /* the agent answers: create the tasks that waited for it */
@@ -425,16 +657,36 @@ sandboxup(void *arg)
 	if (!sandbox_agent(S.sb)) {
 		for (t = S.tasks; t; t = next) {
 			next = t->next;
-			if (t->state == T_CREATING)
+			if (t->init.state == T_CREATING)
 				createfail(t, RPC_UNAVAILABLE, "no connection to the agent");
 		}
 		return;
 	}
 	for (t = S.tasks; t; t = next) {
 		next = t->next;
-		if (t->state == T_CREATING && agentcall(t, "Create", 0,
-		    agent_timeout_ms, agentcreatedone) < 0)
+		if (t->init.state == T_CREATING && procmake(&t->init, t->config,
+		    t->configlen) < 0)
 			createfail(t, RPC_UNAVAILABLE, "cannot reach the agent");
+	}
+}
+
+/* the VM is gone: t's execs with it */
+static void
+execsdown(Task *t)
+{
+	Proc *e, *next;
+
+	for (e = t->execs; e; e = next) {
+		next = e->next;
+		if (e->state == T_CREATING) {
+			if (e->call)
+				ttrpc_reply(e->call, RPC_UNAVAILABLE,
+				    "the sandbox VM stopped", NULL, 0);
+			e->call = NULL;
+			execfree(e);
+		} else {
+			procstopped(e, 128 + SIGKILL);
+		}
 	}
 }
 
@@ -455,13 +707,12 @@ sandboxdown(void *arg, int vmstate, const char *why)
 	seterr(msg, "the sandbox VM stopped: %s", why);
 	for (t = S.tasks; t; t = next) {
 		next = t->next;
-		if (t->state == T_CREATING) {
+		if (t->init.state == T_CREATING) {
 			createfail(t, RPC_UNAVAILABLE, msg);
 			continue;
 		}
 		execsdown(t);
-		if (t->state != T_STOPPED)
-			stopped(t, 128 + SIGKILL);
+		procstopped(&t->init, 128 + SIGKILL);
 	}
 }
 
@@ -586,7 +837,7 @@ podjoin(Task *t, const OciSpec *s, char *err)
 		    first->id, t->id, pod ? "in another pod" : "in none");
 		return -1;
 	}
-	if (first->state == T_STOPPED) {
+	if (first->init.state == T_STOPPED) {
 		seterr(err, "pod sandbox %s has stopped", first->id);
 		return -1;
 	}
@@ -612,12 +863,14 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 	t->id = r.id;
 	trace("create", t);
 	t->bundle = r.bundle && r.bundle[0] ? r.bundle : estrdup(".");
-	t->fin = r.fin;
-	t->fout = r.fout;
-	t->ferr = r.ferr;
+	t->init.t = t;
+	t->init.serial = S.nextserial++;
+	t->init.fin = r.fin;
+	t->init.fout = r.fout;
+	t->init.ferr = r.ferr;
 	r.id = r.bundle = r.fin = r.fout = r.ferr = NULL;
-	t->call = c;
-	t->terminal = r.terminal;
+	t->init.call = c;
+	t->init.terminal = r.terminal;
 	if (!validid(t->id)) {
 		seterr(err, "invalid task id '%s'", t->id);
 		goto fail;
@@ -663,14 +916,14 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		goto fail;
 	t->next = S.tasks;
 	S.tasks = t;
-	t->state = T_CREATING;
+	t->init.state = T_CREATING;
 	if (sandbox_state(S.sb) == SB_NONE && sandboxboot(&s, err) < 0) {
 		oci_free(&s);
 		taskreq_free(&r);
 		createfail(t, RPC_INTERNAL, err);
 		return;
 	}
-	if (openstdio(t->ports, t->fin, t->fout, t->ferr, t->terminal, err) < 0) {
+	if (openstdio(&t->init, err) < 0) {
 		oci_free(&s);
 		taskreq_free(&r);
 		createfail(t, RPC_INVALID, err);
@@ -680,8 +933,8 @@ tcreate(TtrpcCall *c, const uint8_t *req, size_t n)
 		overcommit(t);
 	oci_free(&s);
 	taskreq_free(&r);
-	if (sandbox_state(S.sb) == SB_UP && agentcall(t, "Create", 0, agent_timeout_ms,
-	    agentcreatedone) < 0)
+	if (sandbox_state(S.sb) == SB_UP && procmake(&t->init, t->config,
+	    t->configlen) < 0)
 		createfail(t, RPC_UNAVAILABLE, "cannot reach the agent");
 	return;	/* SB_BOOTING: sandboxup() sends it */
 fail:
@@ -690,52 +943,28 @@ fail:
 	createfail(t, code, err);
 }
 
-static void
-agentstartdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Task *t = arg;
-	TtrpcCall *c = t->call;
-	Pb pb = { 0 }, ev = { 0 };
-
-	(void)resp;
-	(void)n;
-	t->call = NULL;
-	if (code != RPC_OK) {
-		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
-		return;
-	}
-	trace("started", t);
-	if (t->state == T_CREATED)
-		t->state = T_RUNNING;
-	pb_startresp(&pb, t->pid);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-	pb_taskstart(&ev, t->id, t->pid);
-	publish("/tasks/start", "TaskStart", &ev);
-}
-
+/* Start, Kill, Wait, Delete and State: a task's init and execs alike */
 static void
 tstart(TtrpcCall *c, const uint8_t *req, size_t n)
 {
+	char msg[ERRLEN];
+	AgentReq a;
 	TaskReq r;
-	Task *t;
-	Exec *e;
+	Proc *p;
 
-	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+	if (!(p = reqproc(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	if ((e = findexec(t, r.execid))) {
-		execstart(c, e);
-		taskreq_free(&r);
-		return;
-	}
-	trace("start", t);
-	if (t->state != T_CREATED || t->call) {
-		ttrpc_reply(c, RPC_PRECONDITION, t->state == T_CREATING ?
-		    "task is being created" : "task was started already", NULL, 0);
+	if (!p->execid)
+		trace("start", p->t);
+	if (p->state != T_CREATED || p->call || p->deleting) {
+		seterr(msg, "%s %s", procnoun(p), p->state == T_CREATING ?
+		    "is being created" : "was started already");
+		ttrpc_reply(c, RPC_PRECONDITION, msg, NULL, 0);
 	} else {
-		t->call = c;
-		if (agentcall(t, "Start", 0, agent_timeout_ms, agentstartdone) < 0) {
-			t->call = NULL;
+		p->call = c;
+		procreq(&a, p);
+		if (proccall(p, "Start", &a, agent_timeout_ms, procstarted) < 0) {
+			p->call = NULL;
 			ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
 		}
 	}
@@ -757,25 +986,20 @@ tkill(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	AgentReq a;
 	TaskReq r;
-	Task *t;
-	Exec *e;
+	Proc *p;
 
-	if (!(t = reqtask(c, req, n, TREQ_KILL, &r)))
+	if (!(p = reqproc(c, req, n, TREQ_KILL, &r)))
 		return;
-	if ((e = findexec(t, r.execid))) {
-		execkill(c, e, r.signal);
-		taskreq_free(&r);
-		return;
-	}
-	if (t->state == T_STOPPED) {
+	if (p->state == T_STOPPED) {
 		ttrpc_reply(c, RPC_NOTFOUND, "process already finished", NULL, 0);
-	} else if (t->state == T_CREATING || !sandbox_agent(S.sb)) {
-		ttrpc_reply(c, RPC_PRECONDITION, "task is not created yet", NULL, 0);
+	} else if (p->state == T_CREATING || (!p->execid && !sandbox_agent(S.sb))) {
+		ttrpc_reply(c, RPC_PRECONDITION, p->execid ?
+		    "exec process is being created" : "task is not created yet",
+		    NULL, 0);
 	} else {
-		memset(&a, 0, sizeof(a));
-		a.id = t->id;
+		procreq(&a, p);
 		a.signal = r.signal;
-		a.all = r.all;
+		a.all = r.all;	/* the agent heeds it for the init only */
 		if (sandbox_call(S.sb, "Signal", &a, agent_timeout_ms,
 		    agentsignaldone, c) < 0)
 			ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
@@ -787,76 +1011,47 @@ static void
 twait(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskReq r;
-	Task *t;
-	Exec *e;
+	Proc *p;
 
-	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+	if (!(p = reqproc(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	if ((e = findexec(t, r.execid))) {
-		execwait(c, e);
-	} else if (t->state == T_STOPPED) {
-		waitreply(c, t);
+	if (p->state == T_STOPPED) {
+		procwaitreply(c, p);
 	} else {
-		t->waiters = erealloc(t->waiters, (t->nwait + 1) * sizeof(*t->waiters));
-		t->waiters[t->nwait++] = c;
+		p->waiters = erealloc(p->waiters, (p->nwait + 1) * sizeof(*p->waiters));
+		p->waiters[p->nwait++] = c;
 	}
 	taskreq_free(&r);
 }
 
 static void
-agentremovedone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Task *t = arg;
-	TtrpcCall *c = t->call;
-	Pb pb = { 0 };
-
-	(void)resp;
-	(void)n;
-	if (code != RPC_OK)
-		logmsg(LINFO, "task %s: agent remove: %s", t->id, msg ? msg : "");
-	t->call = NULL;
-	pb_deleteresp(&pb, t->pid, t->status, t->exitedat);
-	trace("removed", t);
-	if (c)
-		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-	taskevent(t, TEV_DELETE);
-	taskfree(t);
-}
-
-static void
-finishdelete(Task *t)
-{
-	t->deleting = 0;
-	if (agentcall(t, "Remove", 0, agent_timeout_ms, agentremovedone) < 0)
-		agentremovedone(t, RPC_UNAVAILABLE, "no agent", NULL, 0);
-}
-
-static void
 tdelete(TtrpcCall *c, const uint8_t *req, size_t n)
 {
+	char msg[ERRLEN];
+	AgentReq a;
 	TaskReq r;
-	Task *t;
-	Exec *e;
+	Proc *p;
 
-	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+	if (!(p = reqproc(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	trace("delete", t);
-	if ((e = findexec(t, r.execid))) {
-		execdelete(c, e);
-	} else if (t->call || t->deleting) {
-		ttrpc_reply(c, RPC_PRECONDITION, "task is busy with another request", NULL, 0);
-	} else if (t->state == T_RUNNING) {
-		ttrpc_reply(c, RPC_PRECONDITION, "task is running: kill it first", NULL, 0);
-	} else if (t->state == T_CREATED) {
-		/* never started: end its init, then remove it */
-		t->call = c;
-		t->deleting = 1;
-		if (agentcall(t, "Signal", SIGKILL, agent_timeout_ms, ttrpc_ignore) < 0)
-			stopped(t, 128 + SIGKILL);
+	trace("delete", p->t);
+	if (p->call || p->deleting || p->state == T_CREATING) {
+		seterr(msg, "%s is busy with another request", procnoun(p));
+		ttrpc_reply(c, RPC_PRECONDITION, msg, NULL, 0);
+	} else if (p->state == T_RUNNING) {
+		seterr(msg, "%s is running: kill it first", procnoun(p));
+		ttrpc_reply(c, RPC_PRECONDITION, msg, NULL, 0);
+	} else if (p->state == T_CREATED) {
+		/* never started: end it, then remove it */
+		p->call = c;
+		p->deleting = 1;
+		procreq(&a, p);
+		a.signal = SIGKILL;
+		if (proccall(p, "Signal", &a, agent_timeout_ms, ttrpc_ignore) < 0)
+			procstopped(p, 128 + SIGKILL);
 	} else {
-		t->call = c;
-		finishdelete(t);
+		p->call = c;
+		procfinishdelete(p);
 	}
 	taskreq_free(&r);
 }
@@ -868,31 +1063,28 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
 	    TSTATUS_RUNNING, TSTATUS_STOPPED };	/* by T_* */
 	TaskState st;
 	TaskReq r;
+	Proc *p;
 	Task *t;
-	Exec *e;
 	Pb pb = { 0 };
 
-	if (!(t = reqtask(c, req, n, TREQ_PLAIN, &r)))
+	if (!(p = reqproc(c, req, n, TREQ_PLAIN, &r)))
 		return;
-	if ((e = findexec(t, r.execid))) {
-		execstate(c, e);
-		taskreq_free(&r);
-		return;
-	}
+	t = p->t;
 	memset(&st, 0, sizeof(st));
-	st.id = t->id;
+	st.id = p->execid ? p->execid : t->id;
+	st.execid = p->execid;
 	st.bundle = t->bundle;
 	st.pid = t->pid;
-	st.status = status[t->state];
-	if (t->state == T_RUNNING && (t->paused || t->pausecall))
+	st.status = status[p->state];
+	if (!p->execid && p->state == T_RUNNING && (t->paused || t->pausecall))
 		st.status = t->paused ? TSTATUS_PAUSED : TSTATUS_PAUSING;
-	st.fin = t->fin;
-	st.fout = t->fout;
-	st.ferr = t->ferr;
-	st.terminal = t->terminal;
-	st.exitstatus = t->status;
-	if (t->state == T_STOPPED)
-		st.exitedat = t->exitedat;
+	st.fin = p->fin;
+	st.fout = p->fout;
+	st.ferr = p->ferr;
+	st.terminal = p->terminal;
+	st.exitstatus = p->status;
+	if (p->state == T_STOPPED)
+		st.exitedat = p->exitedat;
 	pb_stateresp(&pb, &st);
 	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
 	pb_free(&pb);
@@ -913,7 +1105,7 @@ tstate(TtrpcCall *c, const uint8_t *req, size_t n)
  * the host's ps by them) finds unrelated processes or none, and the
  * guest chooses them; but no pid containerd acts on is the guest's: the
  * task's pid (Create, Start, State, events) is husk's own, as
- * agentcreatedone says. Kata lists only its VMM's pid, which says
+ * procmade says. Kata lists only its VMM's pid, which says
  * nothing of what runs in the container.
  */
 enum { OP_PIDS, OP_STATS, OP_UPDATE, OP_PAUSE, OP_RESUME };
@@ -932,11 +1124,11 @@ typedef struct {
 static const char *
 execofpid(Task *t, uint32_t gpid)
 {
-	Exec *e;
+	Proc *e;
 
 	for (e = t->execs; e; e = e->next)
 		if (e->gpid == gpid && e->state != T_STOPPED)
-			return e->id;
+			return e->execid;
 	return NULL;
 }
 
@@ -992,10 +1184,10 @@ opdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 		/* Update, Pause, Resume: the state follows, containerd hears */
 		if (t && op->setmem)
 			t->memlimit = op->memlimit;
-		if (t && t->state == T_RUNNING && op->op != OP_UPDATE) {
+		if (t && t->init.state == T_RUNNING && op->op != OP_UPDATE) {
 			t->paused = op->op == OP_PAUSE;
 			trace(t->paused ? "paused" : "resumed", t);
-			taskevent(t, t->paused ? TEV_PAUSED : TEV_RESUMED);
+			procevent(&t->init, t->paused ? TEV_PAUSED : TEV_RESUMED);
 		}
 		ttrpc_reply(op->c, RPC_OK, NULL, NULL, 0);
 	}
@@ -1047,7 +1239,7 @@ optask(TtrpcCall *c, int ok, TaskOp *r)
 	if (!(t = findtask(r->id))) {
 		seterr(msg, "task %s not found", r->id);
 		ttrpc_reply(c, RPC_NOTFOUND, msg, NULL, 0);
-	} else if (t->state == T_CREATING) {
+	} else if (t->init.state == T_CREATING) {
 		ttrpc_reply(c, RPC_PRECONDITION, "task is not created yet", NULL, 0);
 	} else {
 		return t;
@@ -1097,7 +1289,7 @@ tupdate(TtrpcCall *c, const uint8_t *req, size_t n)
 
 	if (!(t = optask(c, pr_taskupdate(req, n, &r) == 0, &r)))
 		return;
-	if (t->state == T_STOPPED) {
+	if (t->init.state == T_STOPPED) {
 		ttrpc_reply(c, RPC_PRECONDITION, "cannot update a stopped container",
 		    NULL, 0);
 	} else if (r.anyurl && strcmp(r.anyurl, TASK_URL_RESOURCES)) {
@@ -1130,10 +1322,10 @@ freezer(TtrpcCall *c, const uint8_t *req, size_t n, int op)
 		return;
 	if (t->pausecall)
 		no = "a pause or resume of the task is in progress";
-	else if (t->state == T_CREATED)
+	else if (t->init.state == T_CREATED)
 		no = pause ? "cannot pause task in created state" :
 		    "cannot resume task in created state";
-	else if (t->state == T_STOPPED)
+	else if (t->init.state == T_STOPPED)
 		no = pause ? "cannot pause a stopped container" :
 		    "cannot resume a stopped container";
 	else if (t->paused == pause)
@@ -1219,7 +1411,7 @@ oomdone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
 		if (ar.id && (t = findtask(ar.id))) {
 			glog(LINFO, "task %s: a process was killed for memory "
 			    "in the guest", t->id);
-			taskevent(t, TEV_OOM);
+			procevent(&t->init, TEV_OOM);
 		} else {
 			glog(LWARN, "OOM watch: the agent reports an OOM kill in "
 			    "'%s', no task of this shim", ar.id ? escape(id,
@@ -1251,7 +1443,7 @@ tpids(TtrpcCall *c, const uint8_t *req, size_t n)
 
 	if (!(t = optask(c, pr_taskid(req, n, &r) == 0, &r)))
 		return;
-	if (t->state == T_STOPPED)
+	if (t->init.state == T_STOPPED)
 		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
 	else
 		opcall(c, t, OP_PIDS, NULL, 0, NULL);
@@ -1271,7 +1463,7 @@ tcloseio(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskReq r;
 
-	if (reqtask(c, req, n, TREQ_CLOSEIO, &r)) {
+	if (reqproc(c, req, n, TREQ_CLOSEIO, &r)) {
 		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
 		taskreq_free(&r);
 	}
@@ -1308,67 +1500,31 @@ tshutdown(TtrpcCall *c, const uint8_t *req, size_t n)
 /*
  * Exec processes and terminals.
  *
- * An exec is a process in a running task's container, with what the
- * task's init has: its stdio streams (openstdio, the task's own path),
- * a state, waiters, an exit status and time, and the agent's process of
- * the same id. Exec makes it in the guest (waiting, TaskExecAdded),
- * Start runs it (TaskExecStarted), the agent's Wait reports its exit
- * (TaskExit with the exec id), Delete removes it in the guest and here
- * (TaskDelete). A task holds at most MAXEXEC, the sandbox at most
- * MAXLIVEEXEC not yet stopped; a task's delete ends its execs.
+ * An exec is a process in a running task's container: a Proc, as the
+ * task's init is, in the task's list, named by its exec id, and the
+ * agent's process of the same id. Exec makes it in the guest (waiting,
+ * TaskExecAdded), Start runs it (TaskExecStarted), the agent's Wait
+ * reports its exit (TaskExit with the exec id), Delete removes it in the
+ * guest and here (TaskDelete): the section "Processes". A task holds at
+ * most MAXEXEC, the sandbox at most MAXLIVEEXEC not yet stopped; a
+ * task's delete ends its execs.
  *
- * Agent replies find their exec by serial number, not by pointer: the
- * exec, or its task, may be gone when one arrives.
- *
- * Pids: as the task reports husk's own pid (see agentcreatedone), so
- * does each exec, in StartResponse, TaskExecStarted and State; the guest
- * pid is in the debug log.
+ * Pids: as the task reports husk's own pid (see procmade), so does each
+ * exec, in StartResponse, TaskExecStarted and State; the guest pid is in
+ * the debug log.
  *
  * A terminal (Create's or Exec's terminal:true): the agent gives the
  * process a pty whose input is the stdin stream and whose output, stdout
  * and stderr together, is the stdout stream; containerd names no stderr
  * FIFO then. ResizePty sets the pty's size through the agent.
  */
-static uintptr_t nextserial = 1;
-
-static int
-openstdio(uint32_t ports[3], const char *fin, const char *fout,
-    const char *ferr, int terminal, char *err)
-{
-	const char *path[3];
-	int i;
-
-	path[0] = fin;
-	path[1] = fout;
-	path[2] = terminal ? NULL : ferr;	/* the pty's output is stdout */
-	for (i = 0; i < 3; i++) {
-		if (sandbox_stdio(S.sb, i, path[i], &ports[i], err) < 0) {
-			closestdio(ports);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* streams the guest never opened; a stream it opened is the device's */
-static void
-closestdio(uint32_t ports[3])
-{
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if (ports[i])
-			sandbox_unport(S.sb, ports[i]);
-		ports[i] = 0;
-	}
-}
 
 /* execs of the sandbox not stopped: each has its agent Wait in flight */
 static size_t
 liveexecs(void)
 {
 	Task *t;
-	Exec *e;
+	Proc *e;
 	size_t n = 0;
 
 	for (t = S.tasks; t; t = t->next)
@@ -1377,172 +1533,13 @@ liveexecs(void)
 	return n;
 }
 
-static Exec *
-execbyserial(uintptr_t serial)
-{
-	Task *t;
-	Exec *e;
-
-	for (t = S.tasks; t; t = t->next)
-		for (e = t->execs; e; e = e->next)
-			if (e->serial == serial)
-				return e;
-	return NULL;
-}
-
-static void
-execfree(Exec *e)
-{
-	Exec **pp;
-	size_t i;
-
-	for (pp = &e->t->execs; *pp && *pp != e; pp = &(*pp)->next)
-		;
-	if (*pp) {
-		*pp = e->next;
-		e->t->nexec--;
-	}
-	closestdio(e->ports);
-	for (i = 0; i < e->nwait; i++)
-		ttrpc_reply(e->waiters[i], RPC_NOTFOUND, "exec process deleted",
-		    NULL, 0);
-	if (e->call)
-		ttrpc_reply(e->call, RPC_ABORTED, "exec process deleted", NULL, 0);
-	free(e->waiters);
-	free(e->id);
-	free(e->fin);
-	free(e->fout);
-	free(e->ferr);
-	free(e);
-}
-
-static void
-execevent(Exec *e, int kind)
-{
-	TaskEvent ev = { 0 };
-	Pb pb = { 0 };
-
-	ev.cid = e->t->id;
-	ev.execid = e->id;
-	ev.pid = e->t->pid;
-	ev.status = e->status;
-	ev.exitedat = e->exitedat;
-	pb_taskevent(&pb, kind, &ev);
-	publish(taskev_topic(kind), taskev_name(kind), &pb);
-}
-
-/* an agent call about e; r holds the method's own fields */
-static int
-execcall(Exec *e, const char *method, AgentReq *r, unsigned timeoutms,
-    TtrpcDone done)
-{
-	r->id = e->t->id;
-	r->execid = e->id;
-	return sandbox_call(S.sb, method, r, timeoutms, done,
-	    (void *)e->serial);
-}
-
-/* the agent's reply, or NULL when its exec is gone */
-static Exec *
-execreply(void *arg)
-{
-	return execbyserial((uintptr_t)arg);
-}
-
-static void
-execwaitreply(TtrpcCall *c, Exec *e)
-{
-	Pb pb = { 0 };
-
-	pb_waitresp(&pb, e->status, e->exitedat);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-}
-
-static void execfinishdelete(Exec *e);
-
-static void
-execstopped(Exec *e, uint32_t status)
-{
-	size_t i;
-
-	if (e->state == T_STOPPED)
-		return;
-	e->state = T_STOPPED;
-	e->status = status;
-	e->exitedat = realns();
-	logmsg(LDEBUG, "task %s: exec %s exited, status %u", e->t->id, e->id,
-	    status);
-	execevent(e, TEV_EXIT);
-	for (i = 0; i < e->nwait; i++)
-		execwaitreply(e->waiters[i], e);
-	e->nwait = 0;
-	if (e->deleting)
-		execfinishdelete(e);
-}
-
-static void
-execwaitdone(void *arg, int code, const char *msg, const uint8_t *resp,
-    size_t n)
-{
-	Exec *e = execreply(arg);
-	AgentResp ar;
-	uint32_t status = 128 + SIGKILL;
-
-	if (!e)
-		return;
-	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
-		logmsg(LWARN, "task %s: exec %s: wait: %s: reported as killed",
-		    e->t->id, e->id, code != RPC_OK && msg ? msg : "malformed reply");
-	} else {
-		status = ar.status;
-		agentresp_free(&ar);
-	}
-	execstopped(e, status);
-}
-
-static void
-execadded(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Exec *e = execreply(arg);
-	TtrpcCall *c;
-	AgentResp ar;
-	AgentReq r;
-	char err[ERRLEN];
-
-	if (!e)
-		return;
-	c = e->call;
-	e->call = NULL;
-	if (code != RPC_OK || pr_agentresp(resp, n, &ar) < 0) {
-		seterr(err, "exec %s: %s", e->id, code != RPC_OK ? (msg &&
-		    msg[0] ? msg : "the agent failed") :
-		    "the agent's reply is malformed");
-		logmsg(LINFO, "task %s: %s", e->t->id, err);
-		ttrpc_reply(c, code != RPC_OK ? code : RPC_INTERNAL, err, NULL, 0);
-		execfree(e);
-		return;
-	}
-	e->gpid = ar.pid;
-	agentresp_free(&ar);
-	logmsg(LDEBUG, "task %s: exec %s: pid %u in the guest", e->t->id,
-	    e->id, e->gpid);
-	e->state = T_CREATED;
-	ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
-	execevent(e, TEV_EXECADDED);
-	memset(&r, 0, sizeof(r));
-	if (execcall(e, "Wait", &r, 0, execwaitdone) < 0)
-		execstopped(e, 128 + SIGKILL);
-}
-
 /* ExecProcessRequest: the process's OCI spec goes to the agent as is */
 static void
 texec(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskOp r;
-	AgentReq a;
 	Task *t;
-	Exec *e;
+	Proc *e;
 	char err[ERRLEN];
 	int code = RPC_INVALID;
 
@@ -1555,7 +1552,7 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 		seterr(err, "task %s not found", r.id);
 	} else if (!validid(r.execid)) {
 		seterr(err, "invalid exec id '%s'", r.execid);
-	} else if (findexec(t, r.execid)) {
+	} else if (findproc(t, r.execid)) {
 		code = RPC_EXISTS;
 		seterr(err, "exec process %s already exists in task %s",
 		    r.execid, t->id);
@@ -1573,7 +1570,8 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 	} else if (t->paused || t->pausecall) {
 		code = RPC_PRECONDITION;	/* runc's shim's words */
 		seterr(err, "cannot exec in a paused state");
-	} else if (t->state != T_RUNNING || t->deleting || !sandbox_agent(S.sb)) {
+	} else if (t->init.state != T_RUNNING || t->init.deleting ||
+	    !sandbox_agent(S.sb)) {
 		code = RPC_PRECONDITION;
 		seterr(err, "task %s is not running", t->id);
 	} else {
@@ -1586,8 +1584,8 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 	}
 	e = ecalloc(1, sizeof(*e));
 	e->t = t;
-	e->serial = nextserial++;
-	e->id = r.execid;
+	e->serial = S.nextserial++;
+	e->execid = r.execid;
 	e->fin = r.fin;
 	e->fout = r.fout;
 	e->ferr = r.ferr;
@@ -1597,210 +1595,19 @@ texec(TtrpcCall *c, const uint8_t *req, size_t n)
 	e->next = t->execs;
 	t->execs = e;
 	t->nexec++;
-	if (openstdio(e->ports, e->fin, e->fout, e->ferr, e->terminal, err) < 0) {
+	if (openstdio(e, err) < 0) {
 		ttrpc_reply(c, RPC_INVALID, err, NULL, 0);
 		execfree(e);
 		taskop_free(&r);
 		return;
 	}
-	memset(&a, 0, sizeof(a));
-	a.config = r.json;
-	a.configlen = r.jsonlen;
-	a.iport = e->ports[0];
-	a.oport = e->ports[1];
-	a.eport = e->ports[2];
-	a.terminal = e->terminal;
 	e->call = c;
-	if (execcall(e, "Exec", &a, agent_timeout_ms, execadded) < 0) {
+	if (procmake(e, r.json, r.jsonlen) < 0) {
 		e->call = NULL;
 		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
 		execfree(e);
 	}
 	taskop_free(&r);
-}
-
-static void
-execstarted(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Exec *e = execreply(arg);
-	TtrpcCall *c;
-	Pb pb = { 0 };
-
-	(void)resp;
-	(void)n;
-	if (!e)
-		return;
-	c = e->call;
-	e->call = NULL;
-	if (code != RPC_OK) {
-		ttrpc_reply(c, code, msg && msg[0] ? msg : "the agent failed", NULL, 0);
-		return;
-	}
-	if (e->state == T_CREATED)
-		e->state = T_RUNNING;
-	pb_startresp(&pb, e->t->pid);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-	execevent(e, TEV_EXECSTARTED);
-}
-
-static void
-execstart(TtrpcCall *c, Exec *e)
-{
-	AgentReq r;
-
-	if (e->state != T_CREATED || e->call || e->deleting) {
-		ttrpc_reply(c, RPC_PRECONDITION, e->state == T_CREATING ?
-		    "exec process is being created" :
-		    "exec process was started already", NULL, 0);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	e->call = c;
-	if (execcall(e, "Start", &r, agent_timeout_ms, execstarted) < 0) {
-		e->call = NULL;
-		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
-	}
-}
-
-static void
-execkill(TtrpcCall *c, Exec *e, uint32_t signal)
-{
-	AgentReq r;
-
-	if (e->state == T_STOPPED) {
-		ttrpc_reply(c, RPC_NOTFOUND, "process already finished", NULL, 0);
-		return;
-	}
-	if (e->state == T_CREATING) {
-		ttrpc_reply(c, RPC_PRECONDITION, "exec process is being created",
-		    NULL, 0);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	r.signal = signal;
-	r.id = e->t->id;
-	r.execid = e->id;
-	if (sandbox_call(S.sb, "Signal", &r, agent_timeout_ms, agentsignaldone,
-	    c) < 0)
-		ttrpc_reply(c, RPC_UNAVAILABLE, "cannot reach the agent", NULL, 0);
-}
-
-static void
-execwait(TtrpcCall *c, Exec *e)
-{
-	if (e->state == T_STOPPED) {
-		execwaitreply(c, e);
-		return;
-	}
-	e->waiters = erealloc(e->waiters, (e->nwait + 1) * sizeof(*e->waiters));
-	e->waiters[e->nwait++] = c;
-}
-
-static void
-execremoved(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Exec *e = execreply(arg);
-	TtrpcCall *c;
-	Pb pb = { 0 };
-
-	(void)resp;
-	(void)n;
-	if (!e)
-		return;
-	if (code != RPC_OK)
-		logmsg(LINFO, "task %s: exec %s: agent remove: %s", e->t->id,
-		    e->id, msg ? msg : "");
-	c = e->call;
-	e->call = NULL;
-	pb_deleteresp(&pb, e->t->pid, e->status, e->exitedat);
-	if (c)
-		ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-	execevent(e, TEV_DELETE);
-	execfree(e);
-}
-
-static void
-execfinishdelete(Exec *e)
-{
-	AgentReq r;
-
-	e->deleting = 0;
-	memset(&r, 0, sizeof(r));
-	if (execcall(e, "Remove", &r, agent_timeout_ms, execremoved) < 0)
-		execremoved((void *)e->serial, RPC_UNAVAILABLE, "no agent", NULL, 0);
-}
-
-static void
-execdelete(TtrpcCall *c, Exec *e)
-{
-	AgentReq r;
-
-	if (e->call || e->deleting || e->state == T_CREATING) {
-		ttrpc_reply(c, RPC_PRECONDITION,
-		    "exec process is busy with another request", NULL, 0);
-	} else if (e->state == T_RUNNING) {
-		ttrpc_reply(c, RPC_PRECONDITION,
-		    "exec process is running: kill it first", NULL, 0);
-	} else if (e->state == T_CREATED) {
-		/* never started: end it, then remove it */
-		e->call = c;
-		e->deleting = 1;
-		memset(&r, 0, sizeof(r));
-		r.signal = SIGKILL;
-		if (execcall(e, "Signal", &r, agent_timeout_ms, ttrpc_ignore) < 0)
-			execstopped(e, 128 + SIGKILL);
-	} else {
-		e->call = c;
-		execfinishdelete(e);
-	}
-}
-
-static void
-execstate(TtrpcCall *c, Exec *e)
-{
-	static const uint32_t status[] = { TSTATUS_CREATED, TSTATUS_CREATED,
-	    TSTATUS_RUNNING, TSTATUS_STOPPED };	/* by T_* */
-	TaskState st;
-	Pb pb = { 0 };
-
-	memset(&st, 0, sizeof(st));
-	st.id = e->id;
-	st.execid = e->id;
-	st.bundle = e->t->bundle;
-	st.pid = e->t->pid;
-	st.status = status[e->state];
-	st.fin = e->fin;
-	st.fout = e->fout;
-	st.ferr = e->ferr;
-	st.terminal = e->terminal;
-	st.exitstatus = e->status;
-	if (e->state == T_STOPPED)
-		st.exitedat = e->exitedat;
-	pb_stateresp(&pb, &st);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
-}
-
-/* the VM is gone: t's execs with it */
-static void
-execsdown(Task *t)
-{
-	Exec *e, *next;
-
-	for (e = t->execs; e; e = next) {
-		next = e->next;
-		if (e->state == T_CREATING) {
-			if (e->call)
-				ttrpc_reply(e->call, RPC_UNAVAILABLE,
-				    "the sandbox VM stopped", NULL, 0);
-			e->call = NULL;
-			execfree(e);
-		} else {
-			execstopped(e, 128 + SIGKILL);
-		}
-	}
 }
 
 /* a process without a terminal has no size to set: fine, as with runc */
@@ -1809,30 +1616,22 @@ tresize(TtrpcCall *c, const uint8_t *req, size_t n)
 {
 	TaskOp r;
 	AgentReq a;
-	Task *t;
-	Exec *e = NULL;
-	char err[ERRLEN];
+	Proc *p;
 
 	if (pr_taskresize(req, n, &r) < 0) {
 		ttrpc_reply(c, RPC_INVALID, "malformed ResizePtyRequest", NULL, 0);
 		return;
 	}
-	if (!(t = findtask(r.id)) || (r.execid[0] && !(e = findexec(t, r.execid)))) {
-		if (t)
-			seterr(err, "exec process %s not found in task %s",
-			    r.execid, r.id);
-		else
-			seterr(err, "task %s not found", r.id);
-		ttrpc_reply(c, RPC_NOTFOUND, err, NULL, 0);
-	} else if (!(e ? e->terminal : t->terminal) || (e ? e->state :
-	    t->state) == T_STOPPED) {
+	if (!(p = procof(c, r.id, r.execid))) {
+		taskop_free(&r);
+		return;
+	}
+	if (!p->terminal || p->state == T_STOPPED) {
 		ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
-	} else if ((e ? e->state : t->state) == T_CREATING) {
+	} else if (p->state == T_CREATING) {
 		ttrpc_reply(c, RPC_PRECONDITION, "process is being created", NULL, 0);
 	} else {
-		memset(&a, 0, sizeof(a));
-		a.id = t->id;
-		a.execid = e ? e->id : NULL;
+		procreq(&a, p);
 		a.width = r.width;
 		a.height = r.height;
 		if (sandbox_call(S.sb, "ResizePty", &a, agent_timeout_ms,

@@ -1,31 +1,17 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * task.c's Task service without a VM: the sandbox is attached to a fake
- * agent on a socketpair (sandbox_attach), containerd is a ttrpc client on
- * another socketpair, and its events service a unix socket this test
- * serves. Exec processes through their whole life, exec ids that do not
+ * task.c's Task service without a VM, in the world test/fakeagent.h
+ * makes (root only, as it says), with this file's fake agent: it answers
+ * at once and keeps a process per (id, execid), which exits when a case
+ * says. Exec processes through their whole life, exec ids that do not
  * exist, 100 execs that must leave no fd behind, the exec cap, and the
  * terminal paths (Create and Exec with terminal, ResizePty).
- *
- * task_init makes a private mount namespace and Create mounts the share,
- * so the test needs root; without it every case is skipped, visibly.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include "../husk.h"
 #include "t.h"
-
-/* sandbox.c's initramfs needs the agent; no VM boots here */
-const unsigned char agent_bin[1], agent_end[1];
+#include "fakeagent.h"
 
 /* the fake agent: a process per (id, execid), exits when the test says */
 typedef struct {
@@ -60,14 +46,7 @@ fproc(const char *id, const char *execid)
 static void
 replypid(TtrpcCall *c, uint32_t pid, uint32_t status)
 {
-	AgentResp r = { 0 };
-	Pb pb = { 0 };
-
-	r.pid = pid;
-	r.status = status;
-	pb_agentresp(&pb, &r);
-	ttrpc_reply(c, RPC_OK, NULL, pb.b, pb.n);
-	pb_free(&pb);
+	agentanswer(c, &(AgentResp){ .pid = pid, .status = status });
 }
 
 static void
@@ -226,164 +205,6 @@ static const TtrpcMethod agentmethods[] = {
 	{ AGENT_SERVICE, "CloseIO",   acloseio },
 };
 
-/* containerd's events service: the topics heard, with the event's id */
-static char events[4096][96];
-static int nevents;
-static Watch evlisten;
-static Ttrpc *evconn;
-
-static void
-forward(TtrpcCall *c, const uint8_t *req, size_t n)
-{
-	Pr r, e, a, ev;
-	Pf f, g, h, k;
-	char *topic = NULL, *id = NULL;
-	int idfield;
-
-	pr_init(&r, req, n);
-	while (pr_next(&r, &f) > 0) {
-		if (f.field != 1 || f.wt != PB_BYTES)
-			continue;
-		pr_init(&e, f.b, f.n);
-		while (pr_next(&e, &g) > 0) {
-			if (g.field == 3 && !topic)
-				pf_str(&g, &topic);
-			if (g.field != 4 || g.wt != PB_BYTES)
-				continue;
-			pr_init(&a, g.b, g.n);
-			while (pr_next(&a, &h) > 0) {
-				if (h.field != 2 || h.wt != PB_BYTES || !topic)
-					continue;
-				/* the exec id: TaskDelete's 5, the others' 2 */
-				idfield = !strcmp(topic, "/tasks/delete") ? 5 : 2;
-				pr_init(&ev, h.b, h.n);
-				while (pr_next(&ev, &k) > 0)
-					if (k.field == (uint32_t)idfield && k.wt ==
-					    PB_BYTES && !id)
-						pf_str(&k, &id);
-			}
-		}
-	}
-	if (nevents < (int)LEN(events))
-		snprintf(events[nevents++], sizeof(events[0]), "%s %s",
-		    topic ? topic : "?", id ? id : "");
-	free(topic);
-	free(id);
-	ttrpc_reply(c, RPC_OK, NULL, NULL, 0);
-}
-
-static const TtrpcMethod evmethods[] = {
-	{ "containerd.services.events.ttrpc.v1.Events", "Forward", forward },
-};
-
-static void
-evclosed(Ttrpc *t, void *arg)
-{
-	(void)arg;
-	ttrpc_close(t);
-	if (evconn == t)
-		evconn = NULL;
-}
-
-static void
-evaccept(Watch *w, uint32_t ev)
-{
-	Ttrpc *t;
-	int fd;
-
-	(void)ev;
-	if ((fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-		return;
-	if (!(t = ttrpc_new(fd, evmethods, LEN(evmethods), NULL))) {
-		close(fd);
-		return;
-	}
-	ttrpc_onclose(t, evclosed);
-	if (!evconn)
-		evconn = t;
-}
-
-static int
-hasevent(const char *s)
-{
-	int i, k = 0;
-
-	for (i = 0; i < nevents; i++)
-		k += !strcmp(events[i], s);
-	return k;
-}
-
-/* containerd: calls to the Task service */
-static Ttrpc *shim;
-static char dir[] = "/tmp/husk-task-test.XXXXXX";
-
-typedef struct {
-	int done, code;
-	char msg[256];
-	uint8_t resp[512];
-	size_t n;
-} Res;
-
-static void
-calldone(void *arg, int code, const char *msg, const uint8_t *resp, size_t n)
-{
-	Res *r = arg;
-
-	r->done = 1;
-	r->code = code;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
-	r->n = MIN(n, sizeof(r->resp));
-	if (n)
-		memcpy(r->resp, resp, r->n);
-}
-
-static void
-spin(int rounds)
-{
-	while (rounds-- > 0)
-		loop_run(5);
-}
-
-/* a call, answered within a few loop rounds; *r holds the answer */
-static int
-call(const char *method, Pb *pb, Res *r)
-{
-	int i;
-
-	memset(r, 0, sizeof(*r));
-	r->code = -1;
-	if (ttrpc_call(shim, TASK_SERVICE, method, pb->b, pb->n, 0, calldone, r) < 0) {
-		pb_free(pb);
-		return -1;
-	}
-	pb_free(pb);
-	for (i = 0; i < 200 && !r->done; i++)
-		loop_run(5);
-	spin(5);	/* the events after the reply */
-	return r->done ? r->code : -2;
-}
-
-/* a call that stays unanswered for now (Wait) */
-static void
-callheld(const char *method, Pb *pb, Res *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->code = -1;
-	CHECK(ttrpc_call(shim, TASK_SERVICE, method, pb->b, pb->n, 0, calldone,
-	    r) == 0);
-	pb_free(pb);
-	spin(5);
-}
-
-static int
-idcall(const char *method, const char *id, const char *execid, Res *r)
-{
-	Pb pb = { 0 };
-
-	pb_idreq(&pb, id, execid);
-	return call(method, &pb, r);
-}
-
 static int
 execcall(const char *id, const char *execid, int terminal, const char *fin,
     const char *fout, const char *spec, Res *r)
@@ -421,44 +242,15 @@ kill_(const char *id, const char *execid, uint32_t sig, Res *r)
 	return call("Kill", &pb, r);
 }
 
-/* a field of a reply: varint field f, or -1 */
-static long long
-respfield(const Res *r, uint32_t field)
-{
-	Pr rd;
-	Pf f;
-
-	pr_init(&rd, r->resp, r->n);
-	while (pr_next(&rd, &f) > 0)
-		if (f.field == field && f.wt == PB_VARINT)
-			return f.u;
-	return -1;
-}
-
 /* a running task id, terminal or not */
 static int
 newtask(const char *id, int terminal)
 {
-	char bundle[256], path[300];
 	Pb pb = { 0 };
 	Res r;
-	FILE *f;
 
-	if (strlen(dir) + strlen(id) > 200)
+	if (createreq(&pb, id, terminal) < 0)
 		return -1;
-	snprintf(bundle, sizeof(bundle), "%s/%s", dir, id);
-	mkdir(bundle, 0755);
-	snprintf(path, sizeof(path), "%s/rootfs", bundle);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	if (!(f = fopen(path, "w")))
-		return -1;
-	fprintf(f, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":%s,"
-	    "\"args\":[\"sleep\",\"1000\"],\"cwd\":\"/\"},"
-	    "\"root\":{\"path\":\"rootfs\"}}", terminal ? "true" : "false");
-	fclose(f);
-	pb_createreq(&pb, id, bundle, "", "", "");
-	pb_bool(&pb, 4, terminal);	/* CreateTaskRequest.terminal */
 	if (call("Create", &pb, &r) != RPC_OK) {
 		printf("  create %s: %d %s\n", id, r.code, r.msg);
 		return -1;
@@ -504,30 +296,29 @@ exec_lifecycle(void)
 {
 	Res r, w, w2;
 	FProc *p;
-	Pb pb = { 0 };
 
 	CHECK(newtask("life", 0) == 0);
-	nevents = 0;
+	nev = 0;
 	CHECK(execcall("life", "e1", 0, "", "", SPEC, &r) == RPC_OK);
 	CHECK(!strcmp(lastmethod, "Wait") || !strcmp(lastmethod, "Exec"));
 	CHECK((p = fproc("life", "e1")) != NULL);
 	if (p)
 		CHECK(!strcmp(p->config, SPEC) && !p->terminal && !p->iport &&
 		    !p->oport && !p->eport);
-	CHECK(hasevent("/tasks/exec-added e1") == 1);
+	CHECK(events("/tasks/exec-added", "life", "e1") == 1);
 	CHECK(idcall("State", "life", "e1", &r) == RPC_OK);
-	CHECK(respfield(&r, 4) == TSTATUS_CREATED);
+	CHECK(respnum(&r, 4) == TSTATUS_CREATED);
 	/* a Wait before the start holds until the exit */
-	pb_idreq(&pb, "life", "e1");
-	callheld("Wait", &pb, &w);
+	CHECK(idsend("Wait", "life", "e1", &w) == 0);
+	spin(5);
 	CHECK(!w.done);
 	CHECK(idcall("Start", "life", "e1", &r) == RPC_OK);
-	CHECK(respfield(&r, 1) == getpid());
+	CHECK(respnum(&r, 1) == getpid());
 	CHECK(!strcmp(lastexecid, "e1"));
-	CHECK(hasevent("/tasks/exec-started e1") == 1);
+	CHECK(events("/tasks/exec-started", "life", "e1") == 1);
 	CHECK(idcall("Start", "life", "e1", &r) == RPC_PRECONDITION);
 	CHECK(idcall("State", "life", "e1", &r) == RPC_OK);
-	CHECK(respfield(&r, 4) == TSTATUS_RUNNING);
+	CHECK(respnum(&r, 4) == TSTATUS_RUNNING);
 	CHECK(idcall("Delete", "life", "e1", &r) == RPC_PRECONDITION);
 	/* a signal reaches the agent with the exec id */
 	CHECK(kill_("life", "e1", SIGTERM, &r) == RPC_OK);
@@ -538,23 +329,23 @@ exec_lifecycle(void)
 		fexit(p, 3);
 	spin(10);
 	CHECK(w.done && w.code == RPC_OK);
-	CHECK(respfield(&w, 1) == 3);
-	CHECK(hasevent("/tasks/exit e1") == 1);
+	CHECK(respnum(&w, 1) == 3);
+	CHECK(events("/tasks/exit", "life", "e1") == 1);
 	CHECK(idcall("Wait", "life", "e1", &w2) == RPC_OK);
-	CHECK(respfield(&w2, 1) == 3);
+	CHECK(respnum(&w2, 1) == 3);
 	CHECK(kill_("life", "e1", SIGTERM, &r) == RPC_NOTFOUND);
 	CHECK(idcall("State", "life", "e1", &r) == RPC_OK);
-	CHECK(respfield(&r, 4) == TSTATUS_STOPPED && respfield(&r, 9) == 3);
+	CHECK(respnum(&r, 4) == TSTATUS_STOPPED && respnum(&r, 9) == 3);
 	CHECK(idcall("Delete", "life", "e1", &r) == RPC_OK);
-	CHECK(respfield(&r, 2) == 3);
+	CHECK(respnum(&r, 2) == 3);
 	CHECK(!strcmp(lastmethod, "Remove") && !strcmp(lastexecid, "e1"));
 	CHECK(fproc("life", "e1") == NULL);
-	CHECK(hasevent("/tasks/delete e1") == 1);
+	CHECK(events("/tasks/delete", "life", "e1") == 1);
 	CHECK(idcall("State", "life", "e1", &r) == RPC_NOTFOUND);
 	/* the init is untouched: no TaskExit of the container */
-	CHECK(hasevent("/tasks/exit life") == 0);
+	CHECK(events("/tasks/exit", "life", "life") == 0);
 	CHECK(idcall("State", "life", NULL, &r) == RPC_OK);
-	CHECK(respfield(&r, 4) == TSTATUS_RUNNING);
+	CHECK(respnum(&r, 4) == TSTATUS_RUNNING);
 	CHECK(endtask("life") == 0);
 }
 
@@ -581,7 +372,7 @@ exec_notfound(void)
 	CHECK(execcall("nf", "d", 0, "", "", SPEC, &r) == RPC_EXISTS);
 	/* the task's own calls still work with an empty exec id */
 	CHECK(idcall("State", "nf", "", &r) == RPC_OK);
-	CHECK(respfield(&r, 4) == TSTATUS_RUNNING);
+	CHECK(respnum(&r, 4) == TSTATUS_RUNNING);
 	CHECK(endtask("nf") == 0);
 }
 
@@ -596,7 +387,7 @@ exec_created_delete(void)
 	CHECK(execcall("cd", "c1", 0, "", "", SPEC, &r) == RPC_OK);
 	CHECK(idcall("Delete", "cd", "c1", &r) == RPC_OK);
 	CHECK(nsignal == s0 + 1 && nremove == r0 + 1);
-	CHECK(respfield(&r, 2) == 128 + SIGKILL);
+	CHECK(respnum(&r, 2) == 128 + SIGKILL);
 	CHECK(fproc("cd", "c1") == NULL);
 	CHECK(idcall("State", "cd", "c1", &r) == RPC_NOTFOUND);
 	CHECK(endtask("cd") == 0);
@@ -625,7 +416,7 @@ exec_hundred(void)
 		fexit(p, i % 5);
 		spin(3);
 		if (idcall("Wait", "h", id, &r) == RPC_OK &&
-		    respfield(&r, 1) == (i % 5 ? i % 5 : -1) &&
+		    respnum(&r, 1) == (i % 5 ? i % 5 : -1) &&
 		    idcall("Delete", "h", id, &r) == RPC_OK)
 			ok++;
 	}
@@ -688,17 +479,16 @@ static void
 task_delete_execs(void)
 {
 	Res r, w;
-	Pb pb = { 0 };
 	FProc *p;
 
 	CHECK(newtask("td", 0) == 0);
 	CHECK(execcall("td", "a", 0, "", "", SPEC, &r) == RPC_OK);
 	CHECK(idcall("Start", "td", "a", &r) == RPC_OK);
-	pb_idreq(&pb, "td", "a");
-	callheld("Wait", &pb, &w);
+	CHECK(idsend("Wait", "td", "a", &w) == 0);
+	spin(5);
 	CHECK(kill_("td", NULL, SIGKILL, &r) == RPC_OK);
 	spin(5);
-	CHECK(hasevent("/tasks/exit td") == 1);
+	CHECK(events("/tasks/exit", "td", "td") == 1);
 	CHECK(idcall("Delete", "td", NULL, &r) == RPC_OK);
 	spin(5);
 	CHECK(w.done);
@@ -726,7 +516,7 @@ terminal(void)
 	if (p)
 		CHECK(p->terminal == 1);
 	CHECK(idcall("State", "tty", NULL, &r) == RPC_OK);
-	CHECK(respfield(&r, 8) == 1);
+	CHECK(respnum(&r, 8) == 1);
 	n0 = nresize;
 	CHECK(resize("tty", "", 132, 40, &r) == RPC_OK);
 	CHECK(nresize == n0 + 1 && lastreq.width == 132 && lastreq.height == 40 &&
@@ -736,7 +526,7 @@ terminal(void)
 	if (p)
 		CHECK(p->terminal == 1 && p->eport == 0);
 	CHECK(idcall("State", "tty", "t1", &r) == RPC_OK);
-	CHECK(respfield(&r, 8) == 1);
+	CHECK(respnum(&r, 8) == 1);
 	CHECK(resize("tty", "t1", 100, 30, &r) == RPC_OK);
 	CHECK(nresize == n0 + 2 && lastreq.width == 100 && lastreq.height == 30 &&
 	    !strcmp(lastexecid, "t1"));
@@ -751,46 +541,15 @@ terminal(void)
 	CHECK(endtask("plain") == 0);
 }
 
+
 int
 main(void)
 {
-	struct sockaddr_un sa;
-	SandboxConfig vm;
-	Sandbox *sb;
-	Ttrpc *agent, *server;
-	int sv[2], cv[2];
-	char evaddr[PATH_MAX];
-
 	if (geteuid() != 0) {
 		printf("SKIP task_test: needs root (a mount namespace, the share)\n");
 		return 0;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	loglevel = LERR;
-	if (!mkdtemp(dir) || loop_init() < 0)
-		return 1;
-	snprintf(evaddr, sizeof(evaddr), "unix://%s/events.sock", dir);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/events.sock", dir);
-	evlisten.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	evlisten.fn = evaccept;
-	if (evlisten.fd < 0 || bind(evlisten.fd, (struct sockaddr *)&sa,
-	    sizeof(sa)) < 0 || listen(evlisten.fd, 8) < 0 ||
-	    loop_add(&evlisten, 1 /* EPOLLIN */) < 0)
-		return 1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) < 0)
-		return 1;
-	sb = sandbox_new();
-	if (sandbox_attach(sb, sv[0]) < 0 ||
-	    !(agent = ttrpc_new(sv[1], agentmethods, LEN(agentmethods), NULL)))
-		return 1;
-	sandbox_defaults(&vm);
-	vm.kernel = "/dev/null";	/* readable: Create's check passes */
-	task_init(sb, &vm, "t", evaddr);
-	if (!(server = ttrpc_new(cv[0], task_methods, task_nmethods, NULL)) ||
-	    !(shim = ttrpc_new(cv[1], NULL, 0, NULL)))
+	if (fakestart("task-test", agentmethods, LEN(agentmethods)) < 0)
 		return 1;
 	RUN(exec_lifecycle);
 	RUN(exec_notfound);
@@ -799,18 +558,6 @@ main(void)
 	RUN(exec_cap);
 	RUN(task_delete_execs);
 	RUN(terminal);
-	/* everything closed: the sanitizer's leak check sees only task.c */
-	ttrpc_close(shim);
-	ttrpc_close(server);
-	ttrpc_close(agent);
-	if (evconn)
-		ttrpc_close(evconn);
-	sandbox_free(sb);
-	loop_run(0);
-	if (!strncmp(dir, "/tmp/husk-task-test.", 20)) {
-		snprintf(evaddr, sizeof(evaddr), "rm -rf %s", dir);
-		if (system(evaddr) != 0)
-			printf("  cannot remove %s\n", dir);
-	}
+	fakestop();
 	return TDONE();
 }
