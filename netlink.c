@@ -1179,16 +1179,23 @@ int
 nl_redirect(Nl *nl, int a, int b, char *err)
 {
 	char ignore[ERRLEN];
+	int e, made;
 
+	/* a failure undoes only what this call made */
 	if (addingress(nl, a, err) < 0)
 		return -1;
-	if (addingress(nl, b, err) < 0 || addfilter(nl, a, b, err) < 0 ||
-	    addfilter(nl, b, a, err) < 0) {
-		delingress(nl, a, ignore);
+	if (addingress(nl, b, err) < 0)
+		made = 1;
+	else if (addfilter(nl, a, b, err) < 0 || addfilter(nl, b, a, err) < 0)
+		made = 2;
+	else
+		return 0;
+	e = errno;
+	delingress(nl, a, ignore);
+	if (made == 2)
 		delingress(nl, b, ignore);
-		return -1;
-	}
-	return 0;
+	errno = e;
+	return -1;
 }
 
 int

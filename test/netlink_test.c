@@ -736,6 +736,13 @@ pod(void)
 		CHECK(pfd >= 0 && expect(pfd, 0, 0xa5));
 		if (pfd >= 0)
 			close(pfd);
+		/* a failure undoes only what that call made: with the
+		 * veth's qdisc gone, the tap's is in the way */
+		CHECK(nl_teardown(&nl, va.index, 0, -1, err) == 0);
+		CHECK(hasingress(&nl, va.index) == 0 && hasingress(&nl, tap) == 1);
+		CHECK(nl_redirect(&nl, va.index, tap, err) == -1 && errno == EEXIST);
+		CHECK(strstr(err, "add qdisc ingress on hutap0: File exists") != NULL);
+		CHECK(hasingress(&nl, va.index) == 0 && hasingress(&nl, tap) == 1);
 	}
 	CHECK(nl_teardown(&nl, va.index, tap, tapfd, err) == 0);
 	CHECK(!haslink(&nl, "hutap0"));
