@@ -75,8 +75,14 @@ typedef struct {
 } Attr;
 
 static int
-bad(char *err, const char *what)
+bad(char *err, const char *fmt, ...)
 {
+	char what[ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	errno = EBADMSG;
 	seterr(err, "malformed reply: %s", what);
 	return -1;
@@ -170,6 +176,15 @@ addrlen(int family)
 	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
 
+/* 1: an IPv4 or IPv6 prefix that fits, 0: another family, -1: too long */
+static int
+ipprefix(int family, unsigned prefix)
+{
+	if (!addrlen(family))
+		return 0;
+	return prefix <= 8 * addrlen(family) ? 1 : -1;
+}
+
 static int
 getaddr(const Attr *a, int family, uint8_t *dst)
 {
@@ -181,206 +196,179 @@ getaddr(const Attr *a, int family, uint8_t *dst)
 	return 1;
 }
 
-/* room for entry n of an array that doubles at powers of two */
-static void *
-grow(void *a, size_t n, size_t size, const char *what, char *err)
+/* e appended to the array *arrp of *n entries, which doubles at powers of
+ * two; arrp points to any object pointer, read and written as bytes
+ * (they all look alike on the machines Linux runs on) */
+static int
+append(void *arrp, size_t *n, const void *e, size_t size, const char *what,
+    char *err)
 {
-	if (n >= NL_MAXENT) {
+	char *a;
+
+	if (*n >= NL_MAXENT) {
 		errno = E2BIG;
 		seterr(err, "more than %d %s", NL_MAXENT, what);
-		return NULL;
-	}
-	if (n & (n - 1))
-		return a;
-	return erealloc(a, (n ? 2 * n : 1) * size);
-}
-
-static int
-parselink(const uint8_t *p, size_t n, NlNet *net, char *err)
-{
-	struct ifinfomsg ifi;
-	Attr tb[IFLA_MAX + 1], info[IFLA_INFO_MAX + 1];
-	NlLink l;
-	uint32_t v;
-	void *a;
-
-	memset(&l, 0, sizeof(l));
-	if (body(p, n, &ifi, sizeof(ifi), tb, IFLA_MAX) < 0)
-		return bad(err, "link message");
-	l.index = ifi.ifi_index;
-	l.flags = ifi.ifi_flags;
-	l.type = ifi.ifi_type;
-	if (getstr(&tb[IFLA_IFNAME], l.name, sizeof(l.name)) < 0)
-		return bad(err, "link name");
-	if (getbytes(&tb[IFLA_ADDRESS], l.mac, sizeof(l.mac), &l.maclen) < 0)
-		return bad(err, "link address");
-	if (getu32(&tb[IFLA_MTU], &v) < 0)
-		return bad(err, "link mtu");
-	l.mtu = v;
-	v = 0;
-	if (getu32(&tb[IFLA_LINK], &v) < 0)
-		return bad(err, "link peer");
-	l.link = v;
-	v = 0;
-	if (getu32(&tb[IFLA_MASTER], &v) < 0)
-		return bad(err, "link master");
-	l.master = v;
-	if (tb[IFLA_LINKINFO].p) {
-		if (attrs(tb[IFLA_LINKINFO].p, tb[IFLA_LINKINFO].n, info,
-		    IFLA_INFO_MAX) < 0 ||
-		    getstr(&info[IFLA_INFO_KIND], l.kind, sizeof(l.kind)) < 0)
-			return bad(err, "link info");
-	}
-	if (!(a = grow(net->links, net->nlinks, sizeof(l), "links", err)))
 		return -1;
-	net->links = a;
-	net->links[net->nlinks++] = l;
+	}
+	memcpy(&a, arrp, sizeof(a));
+	if (!(*n & (*n - 1)))
+		a = erealloc(a, (*n ? 2 * *n : 1) * size);
+	memcpy(a + *n * size, e, size);
+	memcpy(arrp, &a, sizeof(a));
+	(*n)++;
 	return 0;
 }
 
+/*
+ * The parsers of data messages: hdr is the family header (aligned), tb
+ * its attributes. Each fills the entry e: 1 keep it, 0 skip it, -1 and
+ * err when malformed.
+ */
 static int
-parseaddr(const uint8_t *p, size_t n, NlNet *net, char *err)
+parselink(const void *hdr, const Attr *tb, void *e, char *err)
 {
-	struct ifaddrmsg ifa;
-	Attr tb[IFA_MAX + 1];
-	NlAddr ad;
-	uint32_t v;
-	int r;
-	void *a;
+	const struct ifinfomsg *ifi = hdr;
+	Attr info[IFLA_INFO_MAX + 1];
+	uint32_t mtu = 0, peer = 0, master = 0;
+	NlLink l = { .index = ifi->ifi_index, .flags = ifi->ifi_flags,
+		.type = ifi->ifi_type };
 
-	memset(&ad, 0, sizeof(ad));
-	if (body(p, n, &ifa, sizeof(ifa), tb, IFA_MAX) < 0)
-		return bad(err, "address message");
-	if (!addrlen(ifa.ifa_family))
-		return 0;
-	if (ifa.ifa_prefixlen > 8 * addrlen(ifa.ifa_family))
-		return bad(err, "address prefix");
-	ad.family = ifa.ifa_family;
-	ad.index = ifa.ifa_index;
-	ad.prefix = ifa.ifa_prefixlen;
-	ad.scope = ifa.ifa_scope;
-	ad.flags = ifa.ifa_flags;
+	if (getstr(&tb[IFLA_IFNAME], l.name, sizeof(l.name)) < 0 ||
+	    getbytes(&tb[IFLA_ADDRESS], l.mac, sizeof(l.mac), &l.maclen) < 0 ||
+	    getu32(&tb[IFLA_MTU], &mtu) < 0 || getu32(&tb[IFLA_LINK], &peer) < 0 ||
+	    getu32(&tb[IFLA_MASTER], &master) < 0)
+		return bad(err, "link attribute");
+	l.mtu = mtu;
+	l.link = peer;
+	l.master = master;
+	if (tb[IFLA_LINKINFO].p && (attrs(tb[IFLA_LINKINFO].p,
+	    tb[IFLA_LINKINFO].n, info, IFLA_INFO_MAX) < 0 ||
+	    getstr(&info[IFLA_INFO_KIND], l.kind, sizeof(l.kind)) < 0))
+		return bad(err, "link info");
+	memcpy(e, &l, sizeof(l));
+	return 1;
+}
+
+static int
+parseaddr(const void *hdr, const Attr *tb, void *e, char *err)
+{
+	const struct ifaddrmsg *ifa = hdr;
+	uint32_t flags = ifa->ifa_flags;
+	NlAddr ad = { .family = ifa->ifa_family, .index = ifa->ifa_index,
+		.prefix = ifa->ifa_prefixlen, .scope = ifa->ifa_scope };
+	int r;
+
+	if ((r = ipprefix(ad.family, ad.prefix)) <= 0)
+		return r ? bad(err, "address prefix") : 0;
 	/* IFA_LOCAL is this end's address; IFA_ADDRESS a peer's on a
 	 * point-to-point link, else the same */
-	r = getaddr(&tb[IFA_LOCAL], ad.family, ad.addr);
-	if (r == 0)
+	if ((r = getaddr(&tb[IFA_LOCAL], ad.family, ad.addr)) == 0)
 		r = getaddr(&tb[IFA_ADDRESS], ad.family, ad.addr);
-	if (r < 0)
-		return bad(err, "address");
-	if (r == 0)
-		return 0;
-	if ((r = getu32(&tb[IFA_FLAGS], &v)) < 0)
-		return bad(err, "address flags");
-	if (r)
-		ad.flags = v;
-	if (!(a = grow(net->addrs, net->naddrs, sizeof(ad), "addresses", err)))
-		return -1;
-	net->addrs = a;
-	net->addrs[net->naddrs++] = ad;
-	return 0;
+	if (r < 0 || getu32(&tb[IFA_FLAGS], &flags) < 0)
+		return bad(err, "address attribute");
+	ad.flags = flags;
+	memcpy(e, &ad, sizeof(ad));
+	return r;
 }
 
 static int
-parseroute(const uint8_t *p, size_t n, NlNet *net, char *err)
+parseroute(const void *hdr, const Attr *tb, void *e, char *err)
 {
-	struct rtmsg rtm;
-	Attr tb[RTA_MAX + 1];
-	NlRoute rt;
-	uint32_t table, v;
-	void *a;
-
-	memset(&rt, 0, sizeof(rt));
-	if (body(p, n, &rtm, sizeof(rtm), tb, RTA_MAX) < 0)
-		return bad(err, "route message");
-	if (!addrlen(rtm.rtm_family))
-		return 0;
-	if (rtm.rtm_dst_len > 8 * addrlen(rtm.rtm_family))
-		return bad(err, "route prefix");
-	table = rtm.rtm_table;
-	if (getu32(&tb[RTA_TABLE], &table) < 0)
-		return bad(err, "route table");
-	if (table != RT_TABLE_MAIN || rtm.rtm_type != RTN_UNICAST ||
-	    tb[RTA_MULTIPATH].p)
-		return 0;
-	rt.family = rtm.rtm_family;
-	rt.dstlen = rtm.rtm_dst_len;
-	rt.scope = rtm.rtm_scope;
-	rt.protocol = rtm.rtm_protocol;
-	rt.flags = rtm.rtm_flags;
-	if (getaddr(&tb[RTA_DST], rt.family, rt.dst) < 0 ||
-	    (rt.hasgw = getaddr(&tb[RTA_GATEWAY], rt.family, rt.gw)) < 0 ||
-	    (rt.hassrc = getaddr(&tb[RTA_PREFSRC], rt.family, rt.src)) < 0)
-		return bad(err, "route address");
-	v = 0;
-	if (getu32(&tb[RTA_OIF], &v) < 0)
-		return bad(err, "route link");
-	rt.oif = v;
-	v = 0;
-	if (getu32(&tb[RTA_PRIORITY], &v) < 0)
-		return bad(err, "route metric");
-	rt.metric = v;
-	if (!(a = grow(net->routes, net->nroutes, sizeof(rt), "routes", err)))
-		return -1;
-	net->routes = a;
-	net->routes[net->nroutes++] = rt;
-	return 0;
-}
-
-static int
-parseneigh(const uint8_t *p, size_t n, NlNet *net, char *err)
-{
-	struct ndmsg ndm;
-	Attr tb[NDA_MAX + 1];
-	NlNeigh ne;
+	const struct rtmsg *rtm = hdr;
+	uint32_t table = rtm->rtm_table, oif = 0, metric = 0;
+	NlRoute rt = { .family = rtm->rtm_family, .dstlen = rtm->rtm_dst_len,
+		.scope = rtm->rtm_scope, .protocol = rtm->rtm_protocol,
+		.flags = rtm->rtm_flags };
 	int r;
-	void *a;
 
-	memset(&ne, 0, sizeof(ne));
-	if (body(p, n, &ndm, sizeof(ndm), tb, NDA_MAX) < 0)
-		return bad(err, "neighbour message");
-	if (!addrlen(ndm.ndm_family) || !(ndm.ndm_state & KEEPNUD))
-		return 0;
-	ne.family = ndm.ndm_family;
-	ne.index = ndm.ndm_ifindex;
-	ne.state = ndm.ndm_state;
-	if ((r = getaddr(&tb[NDA_DST], ne.family, ne.ip)) < 0)
-		return bad(err, "neighbour address");
-	if (r == 0)
-		return 0;
-	if ((r = getbytes(&tb[NDA_LLADDR], ne.lladdr, sizeof(ne.lladdr),
-	    &ne.lllen)) < 0)
-		return bad(err, "neighbour link-layer address");
-	if (r == 0 || ne.lllen == 0)
-		return 0;
-	if (!(a = grow(net->neighs, net->nneighs, sizeof(ne), "neighbours", err)))
-		return -1;
-	net->neighs = a;
-	net->neighs[net->nneighs++] = ne;
-	return 0;
+	if ((r = ipprefix(rt.family, rt.dstlen)) <= 0)
+		return r ? bad(err, "route prefix") : 0;
+	if (getu32(&tb[RTA_TABLE], &table) < 0 ||
+	    getaddr(&tb[RTA_DST], rt.family, rt.dst) < 0 ||
+	    (rt.hasgw = getaddr(&tb[RTA_GATEWAY], rt.family, rt.gw)) < 0 ||
+	    (rt.hassrc = getaddr(&tb[RTA_PREFSRC], rt.family, rt.src)) < 0 ||
+	    getu32(&tb[RTA_OIF], &oif) < 0 ||
+	    getu32(&tb[RTA_PRIORITY], &metric) < 0)
+		return bad(err, "route attribute");
+	rt.oif = oif;
+	rt.metric = metric;
+	memcpy(e, &rt, sizeof(rt));
+	return table == RT_TABLE_MAIN && rtm->rtm_type == RTN_UNICAST &&
+	    !tb[RTA_MULTIPATH].p;
 }
 
 static int
-parseqdisc(const uint8_t *p, size_t n, NlNet *net, char *err)
+parseneigh(const void *hdr, const Attr *tb, void *e, char *err)
 {
-	struct tcmsg tcm;
-	Attr tb[TCA_MAX + 1];
-	NlQdisc q;
-	void *a;
+	const struct ndmsg *ndm = hdr;
+	NlNeigh ne = { .family = ndm->ndm_family, .index = ndm->ndm_ifindex,
+		.state = ndm->ndm_state };
+	int hasip, hasll;
 
-	memset(&q, 0, sizeof(q));
-	if (body(p, n, &tcm, sizeof(tcm), tb, TCA_MAX) < 0)
-		return bad(err, "qdisc message");
-	q.index = tcm.tcm_ifindex;
-	q.handle = tcm.tcm_handle;
-	q.parent = tcm.tcm_parent;
+	if (!addrlen(ne.family))
+		return 0;
+	if ((hasip = getaddr(&tb[NDA_DST], ne.family, ne.ip)) < 0 ||
+	    (hasll = getbytes(&tb[NDA_LLADDR], ne.lladdr, sizeof(ne.lladdr),
+	    &ne.lllen)) < 0)
+		return bad(err, "neighbour attribute");
+	memcpy(e, &ne, sizeof(ne));
+	return hasip && hasll && ne.lllen && (ne.state & KEEPNUD);
+}
+
+static int
+parseqdisc(const void *hdr, const Attr *tb, void *e, char *err)
+{
+	const struct tcmsg *tcm = hdr;
+	NlQdisc q = { .index = tcm->tcm_ifindex, .handle = tcm->tcm_handle,
+		.parent = tcm->tcm_parent };
+
 	if (getstr(&tb[TCA_KIND], q.kind, sizeof(q.kind)) < 0)
 		return bad(err, "qdisc kind");
-	if (!(a = grow(net->qdiscs, net->nqdiscs, sizeof(q), "qdiscs", err)))
-		return -1;
-	net->qdiscs = a;
-	net->qdiscs[net->nqdiscs++] = q;
-	return 0;
+	memcpy(e, &q, sizeof(q));
+	return 1;
 }
+
+/* what is read: the dump request, the message, its family header and
+ * highest attribute, its parser, its name (in plural) */
+typedef union {
+	struct ifinfomsg ifi;
+	struct ifaddrmsg ifa;
+	struct rtmsg rtm;
+	struct ndmsg ndm;
+	struct tcmsg tcm;
+} Famhdr;
+typedef union {
+	NlLink l;
+	NlAddr a;
+	NlRoute r;
+	NlNeigh n;
+	NlQdisc q;
+} Entry;
+#define MAXATTR	MAX(MAX(IFLA_MAX, IFA_MAX), MAX(MAX(RTA_MAX, NDA_MAX), TCA_MAX))
+/*
+ * What is read, a row each: the dump request and the message that
+ * answers, its family header and highest attribute, its parser, the
+ * entry and where NlNet keeps them (the array arr and its count narr),
+ * what they are called.
+ */
+#define KIND(get, msg, hdr, max, parse, entry, arr, what) { get, msg, \
+	sizeof(struct hdr), max, parse, sizeof(entry), offsetof(NlNet, arr), \
+	offsetof(NlNet, n##arr), what }
+static const struct {
+	int get, msg;
+	size_t hdrlen;
+	int maxattr;
+	int (*parse)(const void *hdr, const Attr *tb, void *e, char *err);
+	size_t size, arr, narr;
+	const char *what;
+} kinds[] = {
+	KIND(RTM_GETLINK,	RTM_NEWLINK,	ifinfomsg,	IFLA_MAX,	parselink,	NlLink,		links, "links"),
+	KIND(RTM_GETADDR,	RTM_NEWADDR,	ifaddrmsg,	IFA_MAX,	parseaddr,	NlAddr,		addrs, "addresses"),
+	KIND(RTM_GETROUTE,	RTM_NEWROUTE,	rtmsg,		RTA_MAX,	parseroute,	NlRoute,	routes, "routes"),
+	KIND(RTM_GETNEIGH,	RTM_NEWNEIGH,	ndmsg,		NDA_MAX,	parseneigh,	NlNeigh,	neighs, "neighbours"),
+	KIND(RTM_GETQDISC,	RTM_NEWQDISC,	tcmsg,		TCA_MAX,	parseqdisc,	NlQdisc,	qdiscs, "qdiscs"),
+};
+enum { KLINKS, KADDRS, KROUTES, KNEIGHS, KQDISCS };	/* kinds[] */
 
 /* the kernel's error code and, at p, its extended ack attributes */
 static int
@@ -455,7 +443,10 @@ nl_parse(const void *buf, size_t n, uint32_t seq, NlNet *net, char *err)
 {
 	const uint8_t *p = buf, *q;
 	struct nlmsghdr h;
-	size_t len, step;
+	Attr tb[MAXATTR + 1];
+	Famhdr hdr;
+	Entry e;
+	size_t len, step, k;
 	int r;
 
 	while (n > 0) {
@@ -471,7 +462,6 @@ nl_parse(const void *buf, size_t n, uint32_t seq, NlNet *net, char *err)
 		n -= step;
 		if (h.nlmsg_seq != seq)
 			continue;	/* an older request's */
-		r = 0;
 		switch (h.nlmsg_type) {
 		case NLMSG_ERROR:
 			return parseerror(q, len, h.nlmsg_flags, err);
@@ -481,25 +471,18 @@ nl_parse(const void *buf, size_t n, uint32_t seq, NlNet *net, char *err)
 			errno = ENOBUFS;
 			seterr(err, "replies lost (overrun)");
 			return -1;
-		case RTM_NEWLINK:
-			r = net ? parselink(q, len, net, err) : 0;
-			break;
-		case RTM_NEWADDR:
-			r = net ? parseaddr(q, len, net, err) : 0;
-			break;
-		case RTM_NEWROUTE:
-			r = net ? parseroute(q, len, net, err) : 0;
-			break;
-		case RTM_NEWNEIGH:
-			r = net ? parseneigh(q, len, net, err) : 0;
-			break;
-		case RTM_NEWQDISC:
-			r = net ? parseqdisc(q, len, net, err) : 0;
-			break;
 		}
-		if (r < 0)
+		for (k = 0; k < LEN(kinds) && kinds[k].msg != h.nlmsg_type; k++)
+			;
+		if (!net || k == LEN(kinds))
+			continue;	/* not asked for */
+		if (body(q, len, &hdr, kinds[k].hdrlen, tb, kinds[k].maxattr) < 0)
+			return bad(err, "a message of %s", kinds[k].what);
+		if ((r = kinds[k].parse(&hdr, tb, &e, err)) < 0 || (r &&
+		    append((char *)net + kinds[k].arr, (size_t *)((char *)net +
+		    kinds[k].narr), &e, kinds[k].size, kinds[k].what, err) < 0))
 			return -1;
-		if (net && (h.nlmsg_flags & NLM_F_DUMP_INTR))
+		if (h.nlmsg_flags & NLM_F_DUMP_INTR)
 			net->intr = 1;
 	}
 	return 0;
@@ -508,11 +491,13 @@ nl_parse(const void *buf, size_t n, uint32_t seq, NlNet *net, char *err)
 void
 nl_netfree(NlNet *net)
 {
-	free(net->links);
-	free(net->addrs);
-	free(net->routes);
-	free(net->neighs);
-	free(net->qdiscs);
+	void *a;
+	size_t k;
+
+	for (k = 0; k < LEN(kinds); k++) {
+		memcpy(&a, (char *)net + kinds[k].arr, sizeof(a));
+		free(a);
+	}
 	memset(net, 0, sizeof(*net));
 }
 
@@ -799,39 +784,25 @@ nl_close(Nl *nl)
 	nl->buf = NULL;
 }
 
-/* the dumps: request, its family header's size (all zero: AF_UNSPEC,
- * every link), what is read */
-static const struct {
-	int type;
-	size_t hdrlen;
-	const char *what;
-} tables[] = {
-	{ RTM_GETLINK,	sizeof(struct ifinfomsg),	"links" },
-	{ RTM_GETADDR,	sizeof(struct ifaddrmsg),	"addresses" },
-	{ RTM_GETROUTE,	sizeof(struct rtmsg),		"routes" },
-	{ RTM_GETNEIGH,	sizeof(struct ndmsg),		"neighbours" },
-	{ RTM_GETQDISC,	sizeof(struct tcmsg),		"qdiscs" },
-};
-enum { TLINKS, TADDRS, TROUTES, TNEIGHS, TQDISCS };
-
-/* tables first..last into net, overwritten; all read again if a change
- * interrupted one */
+/* kinds first..last into net, overwritten, all read again if a change
+ * interrupted one; the family headers are zero (AF_UNSPEC, every link) */
 static int
 dump(Nl *nl, int first, int last, NlNet *net, char *err)
 {
-	uint8_t zero[sizeof(struct tcmsg)] = {0};
+	Famhdr zero;
 	char detail[ERRLEN];
 	NlReq r;
 	int try, t;
 
+	memset(&zero, 0, sizeof(zero));
 	for (try = 0; try < DUMPTRIES; try++) {
 		memset(net, 0, sizeof(*net));
 		for (t = first; t <= last; t++) {
-			nl_req(&r, tables[t].type, NLM_F_DUMP, zero,
-			    tables[t].hdrlen);
+			nl_req(&r, kinds[t].get, NLM_F_DUMP, &zero,
+			    kinds[t].hdrlen);
 			if (talk(nl, &r, net, detail) < 0) {
 				seterr(err, "netlink: read %s: %s",
-				    tables[t].what, detail);
+				    kinds[t].what, detail);
 				nl_netfree(net);
 				return -1;
 			}
@@ -842,20 +813,20 @@ dump(Nl *nl, int first, int last, NlNet *net, char *err)
 	}
 	errno = EAGAIN;
 	seterr(err, "netlink: read %s: changed while read, %d times",
-	    tables[first].what, DUMPTRIES);
+	    kinds[first].what, DUMPTRIES);
 	return -1;
 }
 
 int
 nl_read(Nl *nl, NlNet *net, char *err)
 {
-	return dump(nl, TLINKS, TNEIGHS, net, err);
+	return dump(nl, KLINKS, KNEIGHS, net, err);
 }
 
 int
 nl_qdiscs(Nl *nl, NlNet *net, char *err)
 {
-	return dump(nl, TQDISCS, TQDISCS, net, err);
+	return dump(nl, KQDISCS, KQDISCS, net, err);
 }
 
 int
@@ -881,7 +852,7 @@ nl_linkbymac(Nl *nl, const uint8_t mac[6], NlLink *l, char *err)
 	size_t i;
 	int rc = -1;
 
-	if (dump(nl, TLINKS, TLINKS, &net, err) < 0)
+	if (dump(nl, KLINKS, KLINKS, &net, err) < 0)
 		return -1;
 	for (i = 0; i < net.nlinks; i++)
 		if (net.links[i].maclen == 6 && !memcmp(net.links[i].mac, mac, 6))
@@ -933,17 +904,27 @@ ntop(int family, const void *a, char *buf)
 static int
 badprefix(int family, unsigned prefix, char *err)
 {
-	if (!addrlen(family)) {
+	switch (ipprefix(family, prefix)) {
+	case 0:
 		errno = EAFNOSUPPORT;
 		seterr(err, "family %d is neither IPv4 nor IPv6", family);
 		return -1;
-	}
-	if (prefix > 8 * addrlen(family)) {
+	case -1:
 		errno = EINVAL;
 		seterr(err, "prefix longer than the address");
 		return -1;
 	}
 	return 0;
+}
+
+/* r, sent once family and prefix are checked; what it does in err */
+static int
+ask(Nl *nl, NlReq *r, int family, unsigned prefix, int index,
+    const char *what, char *err)
+{
+	if (badprefix(family, prefix, err) == 0 && talk(nl, r, NULL, err) == 0)
+		return 0;
+	return fail(nl, index, what, err);
 }
 
 int
@@ -965,12 +946,9 @@ nl_addaddr(Nl *nl, const NlAddr *a, char *err)
 	nl_req(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof(ifa));
 	nl_attr(&r, IFA_LOCAL, a->addr, n);
 	nl_attr(&r, IFA_ADDRESS, a->addr, n);
-	if (badprefix(a->family, a->prefix, err) == 0 &&
-	    talk(nl, &r, NULL, err) == 0)
-		return 0;
 	snprintf(what, sizeof(what), "add address %s/%u",
 	    ntop(a->family, a->addr, ip), a->prefix);
-	return fail(nl, a->index, what, err);
+	return ask(nl, &r, a->family, a->prefix, a->index, what, err);
 }
 
 int
@@ -1000,9 +978,6 @@ nl_addroute(Nl *nl, const NlRoute *rt, char *err)
 		attru32(&r, RTA_OIF, rt->oif);
 	if (rt->metric)
 		attru32(&r, RTA_PRIORITY, rt->metric);
-	if (badprefix(rt->family, rt->dstlen, err) == 0 &&
-	    talk(nl, &r, NULL, err) == 0)
-		return 0;
 	if (rt->dstlen)
 		snprintf(what, sizeof(what), "add route %s/%u",
 		    ntop(rt->family, rt->dst, dst), rt->dstlen);
@@ -1011,29 +986,23 @@ nl_addroute(Nl *nl, const NlRoute *rt, char *err)
 	if (rt->hasgw)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 		    " via %s", ntop(rt->family, rt->gw, gw));
-	return fail(nl, rt->oif, what, err);
+	return ask(nl, &r, rt->family, rt->dstlen, rt->oif, what, err);
 }
 
 int
 nl_addneigh(Nl *nl, const NlNeigh *ne, char *err)
 {
-	struct ndmsg ndm;
+	struct ndmsg ndm = { .ndm_family = ne->family,
+		.ndm_ifindex = ne->index, .ndm_state = NUD_PERMANENT };
 	char what[96], ip[INET6_ADDRSTRLEN];
-	size_t n = addrlen(ne->family);
 	NlReq r;
 
-	memset(&ndm, 0, sizeof(ndm));
-	ndm.ndm_family = ne->family;
-	ndm.ndm_ifindex = ne->index;
-	ndm.ndm_state = NUD_PERMANENT;
 	nl_req(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &ndm, sizeof(ndm));
-	nl_attr(&r, NDA_DST, ne->ip, n);
+	nl_attr(&r, NDA_DST, ne->ip, addrlen(ne->family));
 	nl_attr(&r, NDA_LLADDR, ne->lladdr, MIN(ne->lllen, sizeof(ne->lladdr)));
-	if (badprefix(ne->family, 0, err) == 0 && talk(nl, &r, NULL, err) == 0)
-		return 0;
 	snprintf(what, sizeof(what), "add neighbour %s",
 	    ntop(ne->family, ne->ip, ip));
-	return fail(nl, ne->index, what, err);
+	return ask(nl, &r, ne->family, 0, ne->index, what, err);
 }
 
 int
@@ -1091,39 +1060,27 @@ nl_tap(Nl *nl, const char *name, unsigned mtu, int *index, char *err)
 	return fd;
 }
 
+/*
+ * Adds or deletes the ingress qdisc (ffff:) of a link. A delete names no
+ * handle: then a link whose ingress queue is gone or was never made
+ * answers ENOENT alike, and what is gone already is no error.
+ */
 static int
-addingress(Nl *nl, int index, char *err)
+ingress(Nl *nl, int index, int add, char *err)
 {
-	struct tcmsg tcm;
+	struct tcmsg tcm = { .tcm_family = AF_UNSPEC, .tcm_ifindex = index,
+		.tcm_handle = add ? INGRESS : 0, .tcm_parent = TC_H_INGRESS };
 	NlReq r;
 
-	memset(&tcm, 0, sizeof(tcm));
-	tcm.tcm_family = AF_UNSPEC;
-	tcm.tcm_ifindex = index;
-	tcm.tcm_handle = INGRESS;
-	tcm.tcm_parent = TC_H_INGRESS;
-	nl_req(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, &tcm, sizeof(tcm));
-	attrstr(&r, TCA_KIND, "ingress");
-	if (talk(nl, &r, NULL, err) == 0)
+	nl_req(&r, add ? RTM_NEWQDISC : RTM_DELQDISC,
+	    add ? NLM_F_CREATE | NLM_F_EXCL : 0, &tcm, sizeof(tcm));
+	if (add)
+		attrstr(&r, TCA_KIND, "ingress");
+	if (talk(nl, &r, NULL, err) == 0 ||
+	    (!add && (errno == ENOENT || errno == ENODEV)))
 		return 0;
-	return fail(nl, index, "add qdisc ingress", err);
-}
-
-/* what is gone already is no error */
-static int
-delingress(Nl *nl, int index, char *err)
-{
-	struct tcmsg tcm;
-	NlReq r;
-
-	memset(&tcm, 0, sizeof(tcm));
-	tcm.tcm_family = AF_UNSPEC;
-	tcm.tcm_ifindex = index;
-	tcm.tcm_parent = TC_H_INGRESS;
-	nl_req(&r, RTM_DELQDISC, 0, &tcm, sizeof(tcm));
-	if (talk(nl, &r, NULL, err) == 0 || errno == ENOENT || errno == ENODEV)
-		return 0;
-	return fail(nl, index, "delete qdisc ingress", err);
+	return fail(nl, index, add ? "add qdisc ingress" :
+	    "delete qdisc ingress", err);
 }
 
 /* on link from's ingress: every frame out of link to */
@@ -1182,18 +1139,18 @@ nl_redirect(Nl *nl, int a, int b, char *err)
 	int e, made;
 
 	/* a failure undoes only what this call made */
-	if (addingress(nl, a, err) < 0)
+	if (ingress(nl, a, 1, err) < 0)
 		return -1;
-	if (addingress(nl, b, err) < 0)
+	if (ingress(nl, b, 1, err) < 0)
 		made = 1;
 	else if (addfilter(nl, a, b, err) < 0 || addfilter(nl, b, a, err) < 0)
 		made = 2;
 	else
 		return 0;
 	e = errno;
-	delingress(nl, a, ignore);
+	ingress(nl, a, 0, ignore);
 	if (made == 2)
-		delingress(nl, b, ignore);
+		ingress(nl, b, 0, ignore);
 	errno = e;
 	return -1;
 }
@@ -1205,9 +1162,9 @@ nl_teardown(Nl *nl, int veth, int tap, int tapfd, char *err)
 	int r[3] = { 0, 0, 0 }, i;
 
 	if (veth > 0)
-		r[0] = delingress(nl, veth, e[0]);
+		r[0] = ingress(nl, veth, 0, e[0]);
 	if (tap > 0) {
-		r[1] = delingress(nl, tap, e[1]);
+		r[1] = ingress(nl, tap, 0, e[1]);
 		if ((r[2] = nl_dellink(nl, tap, e[2])) < 0 && errno == ENODEV)
 			r[2] = 0;
 	}

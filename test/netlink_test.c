@@ -104,18 +104,22 @@ mklink(int index, const char *name, const char *kind, unsigned mtu, int peer)
 }
 
 static void
-addr(int family, const char *ip, unsigned prefix, int index)
+ipattr(int type, int family, const char *ip)
 {
-	struct ifaddrmsg ifa;
 	uint8_t a[16];
 
-	memset(&ifa, 0, sizeof(ifa));
-	ifa.ifa_family = family;
-	ifa.ifa_prefixlen = prefix;
-	ifa.ifa_index = index;
 	inet_pton(family, ip, a);
+	nl_attr(&r, type, a, family == AF_INET ? 4 : 16);
+}
+
+static void
+addr(int family, const char *ip, unsigned prefix, int index)
+{
+	struct ifaddrmsg ifa = { .ifa_family = family, .ifa_prefixlen = prefix,
+		.ifa_index = index };
+
 	nl_req(&r, RTM_NEWADDR, 0, &ifa, sizeof(ifa));
-	nl_attr(&r, IFA_ADDRESS, a, family == AF_INET ? 4 : 16);
+	ipattr(IFA_ADDRESS, family, ip);
 	add(SEQ, NLM_F_MULTI);
 }
 
@@ -124,8 +128,6 @@ route(int family, const char *dst, unsigned len, const char *gw, int oif,
     int table, int type)
 {
 	struct rtmsg rtm;
-	uint8_t a[16];
-	size_t n = family == AF_INET ? 4 : 16;
 	uint32_t t = table;
 
 	memset(&rtm, 0, sizeof(rtm));
@@ -136,14 +138,10 @@ route(int family, const char *dst, unsigned len, const char *gw, int oif,
 	rtm.rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	nl_req(&r, RTM_NEWROUTE, 0, &rtm, sizeof(rtm));
 	nl_attr(&r, RTA_TABLE, &t, sizeof(t));
-	if (dst) {
-		inet_pton(family, dst, a);
-		nl_attr(&r, RTA_DST, a, n);
-	}
-	if (gw) {
-		inet_pton(family, gw, a);
-		nl_attr(&r, RTA_GATEWAY, a, n);
-	}
+	if (dst)
+		ipattr(RTA_DST, family, dst);
+	if (gw)
+		ipattr(RTA_GATEWAY, family, gw);
 	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
 	add(SEQ, NLM_F_MULTI);
 }
@@ -151,16 +149,12 @@ route(int family, const char *dst, unsigned len, const char *gw, int oif,
 static void
 neigh(int family, const char *ip, int index, int state, int lladdr)
 {
-	struct ndmsg ndm;
-	uint8_t a[16], mac[6] = { 2, 0, 0, 0, 0, 0x99 };
+	struct ndmsg ndm = { .ndm_family = family, .ndm_ifindex = index,
+		.ndm_state = state };
+	uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x99 };
 
-	memset(&ndm, 0, sizeof(ndm));
-	ndm.ndm_family = family;
-	ndm.ndm_ifindex = index;
-	ndm.ndm_state = state;
-	inet_pton(family, ip, a);
 	nl_req(&r, RTM_NEWNEIGH, 0, &ndm, sizeof(ndm));
-	nl_attr(&r, NDA_DST, a, family == AF_INET ? 4 : 16);
+	ipattr(NDA_DST, family, ip);
 	if (lladdr)
 		nl_attr(&r, NDA_LLADDR, mac, sizeof(mac));
 	add(SEQ, NLM_F_MULTI);
@@ -316,6 +310,18 @@ parse_extack(void)
 	CHECK(parse(NULL, err) == -1 && errno == EBADMSG);
 }
 
+/* a datagram of one message of type, payload p, flags: what nl_parse says */
+static int
+one(int type, const void *p, size_t n, int flags)
+{
+	char err[ERRLEN];
+
+	d.n = 0;
+	nl_req(&r, type, 0, p, n);
+	add(SEQ, flags);
+	return parse(NULL, err);
+}
+
 /* one header patched after it was built */
 static void
 patch(size_t off, uint32_t v, size_t size)
@@ -383,33 +389,17 @@ parse_hostile(void)
 	route(AF_INET6, "fd00::", 129, NULL, 2, RT_TABLE_MAIN, RTN_UNICAST);
 	CHECK(parse(&net, err) == -1 && errno == EBADMSG);
 	/* NLMSG_ERROR without its payload, and codes out of range */
-	d.n = 0;
-	nl_req(&r, NLMSG_ERROR, 0, NULL, 0);
-	add(SEQ, 0);
-	CHECK(parse(&net, err) == -1 && errno == EBADMSG);
-	d.n = 0;
-	nl_req(&r, NLMSG_ERROR, 0, (int[]){ 5 }, sizeof(int));
-	add(SEQ, 0);
-	CHECK(parse(&net, err) == -1 && errno == EBADMSG);
 	code = -2147483647 - 1;
-	d.n = 0;
-	nl_req(&r, NLMSG_ERROR, 0, &code, sizeof(code));
-	add(SEQ, 0);
-	CHECK(parse(&net, err) == -1 && errno == EBADMSG);
+	CHECK(one(NLMSG_ERROR, NULL, 0, 0) == -1 && errno == EBADMSG);
+	CHECK(one(NLMSG_ERROR, (int[]){ 5 }, sizeof(int), 0) == -1 &&
+	    errno == EBADMSG);
+	CHECK(one(NLMSG_ERROR, &code, sizeof(code), 0) == -1 && errno == EBADMSG);
 	/* just the error code: an error still */
-	d.n = 0;
-	nl_req(&r, NLMSG_ERROR, 0, (int[]){ -EPERM }, sizeof(int));
-	add(SEQ, NLM_F_ACK_TLVS);
-	CHECK(parse(&net, err) == -1 && errno == EPERM);
+	CHECK(one(NLMSG_ERROR, (int[]){ -EPERM }, sizeof(int), NLM_F_ACK_TLVS) ==
+	    -1 && errno == EPERM);
 	/* an overrun, a type nobody asked for, an interrupted dump */
-	d.n = 0;
-	nl_req(&r, NLMSG_OVERRUN, 0, NULL, 0);
-	add(SEQ, 0);
-	CHECK(parse(&net, err) == -1 && errno == ENOBUFS);
-	d.n = 0;
-	nl_req(&r, RTM_NEWRULE, 0, "whatever", 8);
-	add(SEQ, NLM_F_MULTI);
-	CHECK(parse(&net, err) == 0);
+	CHECK(one(NLMSG_OVERRUN, NULL, 0, 0) == -1 && errno == ENOBUFS);
+	CHECK(one(RTM_NEWRULE, "whatever", 8, NLM_F_MULTI) == 0);
 	d.n = 0;
 	mklink(4, "x", NULL, 1500, 0);
 	patch(6, NLM_F_MULTI | NLM_F_DUMP_INTR, 2);
@@ -613,16 +603,13 @@ pod(void)
 	CHECK(nl_linkbyname(&nl, "va", &va, err) == 0);
 	CHECK(nl_linkbyname(&nl, "vb", &vb, err) == 0);
 	CHECK(!strcmp(va.kind, "veth") && vb.link == va.index);
-	CHECK(!haslink(&home, "va") || netino(-1) == netino(nsfd));
+	CHECK(!haslink(&home, "va"));
 	/* the agent's steps, here on the veth */
 	CHECK(nl_linkbyname(&nl, "lo", &lo, err) == 0 &&
 	    nl_setlink(&nl, lo.index, 0, 1, err) == 0);
 	CHECK(nl_setlink(&nl, va.index, 1400, 1, err) == 0);
 	CHECK(nl_setlink(&nl, vb.index, 0, 1, err) == 0);
-	memset(&a4, 0, sizeof(a4));
-	a4.family = AF_INET;
-	a4.index = va.index;
-	a4.prefix = 24;
+	a4 = (NlAddr){ .family = AF_INET, .index = va.index, .prefix = 24 };
 	inet_pton(AF_INET, "10.9.0.2", a4.addr);
 	CHECK(nl_addaddr(&nl, &a4, err) == 0);
 	CHECK(nl_addaddr(&nl, &a4, err) == 0);	/* again: replaced */
@@ -631,22 +618,16 @@ pod(void)
 	a6.prefix = 64;
 	inet_pton(AF_INET6, "fd00:9::2", a6.addr);
 	CHECK(nl_addaddr(&nl, &a6, err) == 0);
-	memset(&def4, 0, sizeof(def4));
-	def4.family = AF_INET;
-	def4.oif = va.index;
-	def4.hasgw = 1;
+	def4 = (NlRoute){ .family = AF_INET, .oif = va.index, .hasgw = 1 };
 	inet_pton(AF_INET, "10.9.0.1", def4.gw);
 	CHECK(nl_addroute(&nl, &def4, err) == 0);
 	def6 = def4;
 	def6.family = AF_INET6;
 	inet_pton(AF_INET6, "fd00:9::1", def6.gw);
 	CHECK(nl_addroute(&nl, &def6, err) == 0);
-	memset(&ne, 0, sizeof(ne));
-	ne.family = AF_INET;
-	ne.index = va.index;
+	ne = (NlNeigh){ .family = AF_INET, .index = va.index,
+		.lladdr = { 2, 0, 0, 0, 0, 1 }, .lllen = 6 };
 	inet_pton(AF_INET, "10.9.0.1", ne.ip);
-	memcpy(ne.lladdr, "\2\0\0\0\0\1", 6);
-	ne.lllen = 6;
 	CHECK(nl_addneigh(&nl, &ne, err) == 0);
 	/* an error names the link */
 	bad = def4;
@@ -655,8 +636,6 @@ pod(void)
 	inet_pton(AF_INET, "10.98.0.1", bad.gw);
 	CHECK(nl_addroute(&nl, &bad, err) == -1);
 	CHECK(strstr(err, "netlink: add route 10.99.0.0/16 via 10.98.0.1 on va: ") == err);
-	if (!strstr(err, "on va"))
-		printf("  %s\n", err);
 	CHECK(nl_setlink(&nl, 9999, 1500, 1, err) == -1 &&
 	    strstr(err, "on link 9999: No such device"));
 
