@@ -328,8 +328,7 @@ parseqdisc(const void *hdr, const Attr *tb, void *e, char *err)
 	return 1;
 }
 
-/* what is read: the dump request, the message, its family header and
- * highest attribute, its parser, its name (in plural) */
+/* a family header, and an entry, of any kind */
 typedef union {
 	struct ifinfomsg ifi;
 	struct ifaddrmsg ifa;
@@ -362,11 +361,11 @@ static const struct {
 	size_t size, arr, narr;
 	const char *what;
 } kinds[] = {
-	KIND(RTM_GETLINK,	RTM_NEWLINK,	ifinfomsg,	IFLA_MAX,	parselink,	NlLink,		links, "links"),
-	KIND(RTM_GETADDR,	RTM_NEWADDR,	ifaddrmsg,	IFA_MAX,	parseaddr,	NlAddr,		addrs, "addresses"),
-	KIND(RTM_GETROUTE,	RTM_NEWROUTE,	rtmsg,		RTA_MAX,	parseroute,	NlRoute,	routes, "routes"),
-	KIND(RTM_GETNEIGH,	RTM_NEWNEIGH,	ndmsg,		NDA_MAX,	parseneigh,	NlNeigh,	neighs, "neighbours"),
-	KIND(RTM_GETQDISC,	RTM_NEWQDISC,	tcmsg,		TCA_MAX,	parseqdisc,	NlQdisc,	qdiscs, "qdiscs"),
+	KIND(RTM_GETLINK,	RTM_NEWLINK,	ifinfomsg,	IFLA_MAX,	parselink,	NlLink,		links,	"links"),
+	KIND(RTM_GETADDR,	RTM_NEWADDR,	ifaddrmsg,	IFA_MAX,	parseaddr,	NlAddr,		addrs,	"addresses"),
+	KIND(RTM_GETROUTE,	RTM_NEWROUTE,	rtmsg,		RTA_MAX,	parseroute,	NlRoute,	routes,	"routes"),
+	KIND(RTM_GETNEIGH,	RTM_NEWNEIGH,	ndmsg,		NDA_MAX,	parseneigh,	NlNeigh,	neighs,	"neighbours"),
+	KIND(RTM_GETQDISC,	RTM_NEWQDISC,	tcmsg,		TCA_MAX,	parseqdisc,	NlQdisc,	qdiscs,	"qdiscs"),
 };
 enum { KLINKS, KADDRS, KROUTES, KNEIGHS, KQDISCS };	/* kinds[] */
 
@@ -744,7 +743,7 @@ nl_open(Nl *nl, const char *netns, char *err)
 			return -1;
 		}
 		if ((home = enter(nl->nsfd, netns, err)) < 0)
-			goto bad;
+			goto undo;
 	}
 	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	e = errno;
@@ -753,7 +752,7 @@ nl_open(Nl *nl, const char *netns, char *err)
 	errno = e;
 	if (nl->fd < 0) {
 		seterr(err, "netlink: socket:");
-		goto bad;
+		goto undo;
 	}
 	/* the kernel's own words in errors, without the request echoed;
 	 * older kernels lack both, which costs only those words */
@@ -763,11 +762,11 @@ nl_open(Nl *nl, const char *netns, char *err)
 	sa.nl_family = AF_NETLINK;
 	if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		seterr(err, "netlink: bind:");
-		goto bad;
+		goto undo;
 	}
 	nl->buf = emalloc(BUFSZ);
 	return 0;
-bad:
+undo:
 	nl_close(nl);
 	return -1;
 }
