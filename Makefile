@@ -4,16 +4,19 @@
 
 include config.mk
 
-LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o
+LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o \
+	netlink.o
 OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
 UNITS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/virtiofs_test test/share_test test/util_test \
-	test/seccomp_test test/agent_test
+	test/seccomp_test test/agent_test \
+	test/netlink_test
 UNITSAN = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/virtiofs_test-san \
 	test/share_test-san test/util_test-san test/seccomp_test-san \
-	test/agent_test-san
+	test/agent_test-san \
+	test/netlink_test-san
 # tests of task.c link it and sandbox.c with a fake agent
 TASKTESTS = test/taskstat_test test/task_test
 TASKSAN = test/taskstat_test-san test/task_test-san
@@ -63,6 +66,7 @@ test/share_test: test/share_test.c
 test/util_test: test/util_test.c
 test/seccomp_test: test/seccomp_test.c
 test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
+test/netlink_test: test/netlink_test.c
 $(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 test/taskstat_test: test/taskstat_test.c
@@ -80,6 +84,7 @@ test/share_test-san: test/share_test.c
 test/util_test-san: test/util_test.c
 test/seccomp_test-san: test/seccomp_test.c
 test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
+test/netlink_test-san: test/netlink_test.c
 $(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 test/taskstat_test-san: test/taskstat_test.c
@@ -93,15 +98,19 @@ test/shimctl: test/shimctl.c $(LIB)
 unit: $(TESTS) $(SANTESTS) test/shimctl
 
 # fuzz targets (test/fuzz/fuzz.h): libFuzzer builds, replayers plain and -san
-FUZZ = proto ttrpc oci vsock fuse
+FUZZ = proto ttrpc oci vsock fuse netlink
 FUZZSRC = test/fuzz/proto.c test/fuzz/ttrpc.c test/fuzz/oci.c \
-	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h test/fuzz/vdrv.h
+	test/fuzz/vsock.c test/fuzz/fuse.c test/fuzz/fuzz.h test/fuzz/vdrv.h \
+	test/fuzz/netlink.c
 FUZZBIN = test/fuzz/proto-fuzz test/fuzz/ttrpc-fuzz test/fuzz/oci-fuzz \
-	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz
+	test/fuzz/vsock-fuzz test/fuzz/fuse-fuzz \
+	test/fuzz/netlink-fuzz
 FUZZREPLAY = test/fuzz/proto-replay test/fuzz/ttrpc-replay \
-	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay
+	test/fuzz/oci-replay test/fuzz/vsock-replay test/fuzz/fuse-replay \
+	test/fuzz/netlink-replay
 FUZZSAN = test/fuzz/proto-san test/fuzz/ttrpc-san test/fuzz/oci-san \
-	test/fuzz/vsock-san test/fuzz/fuse-san
+	test/fuzz/vsock-san test/fuzz/fuse-san \
+	test/fuzz/netlink-san
 FUZZTIME = 120
 FUZZCC = clang
 FUZZFLAGS = -DLIBFUZZER -fsanitize=fuzzer $(SANFLAGS)

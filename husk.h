@@ -760,3 +760,115 @@ int cmd_boot(int argc, char *argv[]);
 
 /* shim.c */
 void usage(void);
+
+/*
+ * netlink.c: raw rtnetlink. An Nl is a NETLINK_ROUTE socket bound in one
+ * network namespace (netns: a path such as /var/run/netns/cni-...; NULL:
+ * the caller's), entered on the calling thread only for as long as it
+ * takes to open the socket or the tap. Every request is acked; a failure
+ * fills err ("netlink: add qdisc ingress on eth0: Operation not
+ * supported"). nl_parse reads one reply datagram and is all that touches
+ * reply bytes: it takes a buffer, so tests and fuzzers drive it alone.
+ */
+#define NL_MAXENT	1024	/* links, addresses, routes, neighbours or qdiscs read at most */
+#define NL_REQMAX	1024	/* longest request an NlReq holds */
+typedef struct {
+	int fd;			/* the socket */
+	int nsfd;		/* the namespace, -1: the caller's own */
+	uint32_t seq;		/* the last request's */
+	uint8_t *buf;		/* replies */
+} Nl;
+typedef struct {
+	int index;
+	char name[16];		/* IFNAMSIZ */
+	char kind[16];		/* IFLA_INFO_KIND: "veth", "tun", ...; "" none */
+	uint8_t mac[32];	/* hardware address, maclen bytes */
+	unsigned maclen;
+	unsigned mtu;
+	unsigned flags;		/* IFF_* */
+	unsigned type;		/* ARPHRD_* */
+	int link;		/* IFLA_LINK: a veth's peer (its index in its netns); 0 none */
+	int master;		/* IFLA_MASTER; 0 none */
+} NlLink;
+typedef struct {
+	int family;		/* AF_INET, AF_INET6 */
+	int index;		/* the link */
+	uint8_t addr[16];	/* 4 or 16 bytes used */
+	unsigned prefix;
+	unsigned scope;		/* RT_SCOPE_* */
+	unsigned flags;		/* IFA_F_* */
+} NlAddr;
+typedef struct {
+	int family;
+	uint8_t dst[16];
+	unsigned dstlen;	/* prefix; 0 with dst zero: the default route */
+	uint8_t gw[16], src[16];	/* RTA_GATEWAY, RTA_PREFSRC */
+	int hasgw, hassrc;
+	int oif;		/* 0 none */
+	unsigned scope;		/* RT_SCOPE_* */
+	unsigned protocol;	/* RTPROT_*; nl_addroute: 0 is RTPROT_BOOT */
+	unsigned flags;		/* RTNH_F_* (onlink) */
+	unsigned metric;	/* RTA_PRIORITY */
+} NlRoute;			/* always a unicast route of the main table */
+typedef struct {
+	int family, index;
+	uint8_t ip[16];
+	uint8_t lladdr[32];
+	unsigned lllen;
+	unsigned state;		/* NUD_*; nl_addneigh makes it permanent */
+} NlNeigh;
+typedef struct {
+	int index;
+	uint32_t handle, parent;
+	char kind[16];		/* "ingress", "noqueue", ... */
+} NlQdisc;
+typedef struct {
+	NlLink *links;
+	NlAddr *addrs;
+	NlRoute *routes;
+	NlNeigh *neighs;
+	NlQdisc *qdiscs;
+	size_t nlinks, naddrs, nroutes, nneighs, nqdiscs;
+	int intr;		/* a dump said it was interrupted (NLM_F_DUMP_INTR) */
+} NlNet;
+int nl_open(Nl *nl, const char *netns, char *err);
+void nl_close(Nl *nl);
+/* the pod's network: links, addresses, routes (unicast, main table),
+ * neighbours (permanent or reachable); net is overwritten */
+int nl_read(Nl *nl, NlNet *net, char *err);
+int nl_qdiscs(Nl *nl, NlNet *net, char *err);	/* the qdiscs alone; net is overwritten */
+void nl_netfree(NlNet *net);
+int nl_linkbyname(Nl *nl, const char *name, NlLink *l, char *err);
+int nl_linkbymac(Nl *nl, const uint8_t mac[6], NlLink *l, char *err);
+int nl_setlink(Nl *nl, int index, unsigned mtu, int up, char *err);	/* mtu 0, up -1: unchanged */
+int nl_addaddr(Nl *nl, const NlAddr *a, char *err);	/* replaces; IPv6 without DAD */
+int nl_addroute(Nl *nl, const NlRoute *r, char *err);	/* replaces; link routes before gateways */
+int nl_addneigh(Nl *nl, const NlNeigh *n, char *err);	/* permanent; replaces */
+int nl_dellink(Nl *nl, int index, char *err);
+/* a tap in nl's netns (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, not persistent),
+ * mtu set and up: its fd, or -1; *index is its link */
+int nl_tap(Nl *nl, const char *name, unsigned mtu, int *index, char *err);
+/* an ingress qdisc on links a and b, and a filter on each sending every
+ * frame out of the other (u32 match-all, mirred egress redirect) */
+int nl_redirect(Nl *nl, int a, int b, char *err);
+/* removes the qdiscs (with their filters) of veth and tap, closes tapfd
+ * (-1: none) and deletes the tap; what is already gone is no error */
+int nl_teardown(Nl *nl, int veth, int tap, int tapfd, char *err);
+/* one reply datagram to request seq: data messages are added to net (NULL:
+ * ignored); 1 when the ack or NLMSG_DONE came, 0 when more is to come, -1
+ * on the kernel's error (errno) or a malformed reply (EBADMSG), err says */
+int nl_parse(const void *buf, size_t n, uint32_t seq, NlNet *net, char *err);
+/* requests built by hand: nl_req starts one (type, NLM_F_* beyond REQUEST
+ * and ACK, the family header), nl_nest/nl_end wrap attributes, nl_talk
+ * sends it and reads the answer into net (NULL: none wanted) */
+typedef struct {
+	uint8_t b[NL_REQMAX];
+	size_t n;
+	int full;		/* something did not fit: nl_talk refuses it */
+} NlReq;
+void nl_req(NlReq *r, int type, int flags, const void *hdr, size_t n);
+void nl_put(NlReq *r, const void *p, size_t n);	/* raw bytes, padded to 4 */
+void nl_attr(NlReq *r, int type, const void *p, size_t n);
+size_t nl_nest(NlReq *r, int type);
+void nl_end(NlReq *r, size_t mark);
+int nl_talk(Nl *nl, NlReq *r, NlNet *net, const char *what, char *err);
