@@ -4,7 +4,7 @@
 
 include config.mk
 
-LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o
+LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o net.o
 OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o util.o proto.o json.o ttrpc.o seccomp.o
 UNITS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
