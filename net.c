@@ -36,7 +36,10 @@
  *
  * Threads: everything runs on the loop thread with d->lock held. The
  * driver's DRIVER_OK and reset arrive on a vCPU thread, which only marks
- * the device and wakes the loop (settle does the rest there).
+ * the device; settle acts on the marks at the next kick or tap event, so
+ * no wake-up of its own is needed: a driver kicks its receive queue once
+ * it posted buffers (before that the tap is not polled), and the tap
+ * watch left after a reset ends at its next event.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +48,6 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -75,7 +77,7 @@ struct Net {
 	int fd;			/* the tap, or a datagram socket */
 	int istap;
 	uint8_t cfg[12];	/* mac, status, max_virtqueue_pairs, mtu */
-	Watch tapw, wake;
+	Watch tapw;
 	uint32_t tapev;		/* events asked for on the tap */
 	int up;			/* DRIVER_OK seen, no reset since */
 	int live;		/* the loop acted on up: offloads set, tap polled */
@@ -378,22 +380,6 @@ tapready(Watch *w, uint32_t ev)
 }
 
 static void
-wakeready(Watch *w, uint32_t ev)
-{
-	Net *n = w->arg;
-	uint64_t x;
-
-	(void)ev;
-	if (read(w->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&n->dev.lock);
-	settle(n);
-	rxpump(n);	/* a frame may wait since before a reset */
-	irqflush(n);
-	pthread_mutex_unlock(&n->dev.lock);
-}
-
-static void
 notify(VirtioDev *d, int q)
 {
 	Net *n = d->priv;
@@ -420,23 +406,11 @@ cfgread(VirtioDev *d, uint32_t off, void *buf, uint32_t len)
 		p[i] = off + i < sizeof(n->cfg) ? n->cfg[off + i] : 0;
 }
 
-static void
-wakeloop(Net *n)
-{
-	uint64_t one = 1;
-
-	if (write(n->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		warn("net: wake:");
-}
-
-/* vCPU threads: the loop does the work */
+/* vCPU threads: marks the loop acts on at its next kick or tap event */
 static void
 activate(VirtioDev *d)
 {
-	Net *n = d->priv;
-
-	n->up = 1;
-	wakeloop(n);
+	((Net *)d->priv)->up = 1;
 }
 
 static void
@@ -446,7 +420,6 @@ devreset(VirtioDev *d)
 
 	n->up = 0;
 	n->resetting = 1;
-	wakeloop(n);
 }
 
 int
@@ -535,25 +508,13 @@ net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu, char *err)
 	n->tapw.fd = fd;
 	n->tapw.fn = tapready;
 	n->tapw.arg = n;
-	n->wake.fn = wakeready;
-	n->wake.arg = n;
-	if ((n->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    loop_add(&n->wake, EPOLLIN) < 0) {
-		seterr(err, "net: eventfd:");
-		goto fail;
-	}
 	if (virtio_init(&n->dev, &n->ops, n, gm) < 0) {
 		seterr(err, "net: virtio:");
-		loop_del(&n->wake);
-		goto fail;
+		free(n->rx);
+		free(n);
+		return NULL;
 	}
 	return n;
-fail:
-	if (n->wake.fd >= 0)
-		close(n->wake.fd);
-	free(n->rx);
-	free(n);
-	return NULL;
 }
 
 VirtioDev *
@@ -569,8 +530,6 @@ net_free(Net *n)
 		return;
 	if (n->tapev)
 		loop_del(&n->tapw);
-	loop_del(&n->wake);
-	close(n->wake.fd);
 	virtio_free(&n->dev);
 	close(n->fd);
 	free(n->rx);
