@@ -85,7 +85,6 @@ struct Net {
 	int dead;		/* the backend hung up */
 	int rxwait;		/* a frame waits for receive buffers */
 	int txwait;		/* a chain waits for the tap to take it */
-	int irq;		/* used buffers to signal */
 	uint8_t *rx;		/* the staging buffer: header and frame */
 	size_t rxn;		/* bytes in it, 0 none */
 	uint16_t heads[QMAX];	/* chains taken for the frame being received */
@@ -111,13 +110,11 @@ has(Net *n, int bit)
 	return (n->dev.drvfeatures & F(bit)) != 0;
 }
 
-static void
-irqflush(Net *n)
+/* both used indexes in one number: it moves with every buffer used */
+static uint16_t
+usedmark(Net *n)
 {
-	if (n->irq) {
-		n->irq = 0;
-		virtio_irq(&n->dev);
-	}
+	return n->dev.vq[RXQ].usedidx + n->dev.vq[TXQ].usedidx;
 }
 
 /* the tap's events: readable while frames can go somewhere */
@@ -162,7 +159,7 @@ settle(Net *n)
 {
 	if (n->resetting) {
 		n->resetting = 0;
-		n->live = n->rxwait = n->txwait = n->irq = 0;
+		n->live = n->rxwait = n->txwait = 0;
 		n->rxn = 0;
 		if (offload(n, 0) < 0)
 			warn("net: TUNSETOFFLOAD:");
@@ -238,7 +235,6 @@ txqueue(Net *n)
 			    strerror(errno));
 		}
 		vq_push(d, q, ch.head, 0);
-		n->irq = 1;
 	}
 	/* more may wait: the loop comes back after the others had a turn */
 	if (write(q->kickfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -253,8 +249,6 @@ rxreturn(Net *n, int k)
 
 	for (i = 0; i < k; i++)
 		vq_push(&n->dev, &n->dev.vq[RXQ], n->heads[i], 0);
-	if (k)
-		n->irq = 1;
 }
 
 /*
@@ -315,7 +309,6 @@ deliver(Net *n)
 	iov_copyto(first.iov, first.nin, 10, nb, 2);
 	for (i = 0; i < k; i++)
 		vq_push(d, q, n->heads[i], n->lens[i]);
-	n->irq = 1;
 	return 1;
 }
 
@@ -361,38 +354,43 @@ rxpump(Net *n)
 	watch(n);
 }
 
+/*
+ * One turn of work, for a kick of queue kq (-1: none) or the tap's events
+ * ev, and one interrupt at its end if any buffer was used.
+ */
+static void
+turn(Net *n, int kq, uint32_t ev)
+{
+	uint16_t mark = usedmark(n);
+
+	settle(n);
+	if ((ev & (EPOLLOUT | EPOLLERR)) && n->txwait)
+		n->txwait = 0;	/* the tap takes frames again */
+	if (kq == TXQ || (ev & (EPOLLOUT | EPOLLERR)))
+		txqueue(n);
+	if (kq == RXQ)
+		n->rxwait = 0;	/* new buffers: the waiting frame first */
+	if (kq == RXQ || (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		rxpump(n);
+	watch(n);
+	if (usedmark(n) != mark)
+		virtio_irq(&n->dev);
+}
+
 static void
 tapready(Watch *w, uint32_t ev)
 {
 	Net *n = w->arg;
 
 	pthread_mutex_lock(&n->dev.lock);
-	settle(n);
-	if ((ev & (EPOLLOUT | EPOLLERR)) && n->txwait) {
-		n->txwait = 0;
-		txqueue(n);
-	}
-	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		rxpump(n);
-	watch(n);
-	irqflush(n);
+	turn(n, -1, ev);
 	pthread_mutex_unlock(&n->dev.lock);
 }
 
 static void
 notify(VirtioDev *d, int q)
 {
-	Net *n = d->priv;
-
-	settle(n);
-	if (q == TXQ) {
-		txqueue(n);
-	} else {
-		n->rxwait = 0;	/* new buffers: the waiting frame first */
-		rxpump(n);
-	}
-	watch(n);
-	irqflush(n);
+	turn(d->priv, q, 0);
 }
 
 static void
