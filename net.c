@@ -397,11 +397,10 @@ static void
 cfgread(VirtioDev *d, uint32_t off, void *buf, uint32_t len)
 {
 	Net *n = d->priv;
-	uint8_t *p = buf;
-	uint32_t i;
 
-	for (i = 0; i < len; i++)
-		p[i] = off + i < sizeof(n->cfg) ? n->cfg[off + i] : 0;
+	memset(buf, 0, len);	/* nothing past the fields */
+	if (off < sizeof(n->cfg))
+		memcpy(buf, n->cfg + off, MIN(len, sizeof(n->cfg) - off));
 }
 
 /* vCPU threads: marks the loop acts on at its next kick or tap event */
@@ -502,16 +501,15 @@ net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu, char *err)
 	put16(n->cfg + 6, VIRTIO_NET_S_LINK_UP);
 	put16(n->cfg + 8, 1);
 	put16(n->cfg + 10, mtu);
-	n->rx = emalloc(HDRSZ + NET_MAXFRAME + 1);
-	n->tapw.fd = fd;
-	n->tapw.fn = tapready;
-	n->tapw.arg = n;
 	if (virtio_init(&n->dev, &n->ops, n, gm) < 0) {
 		seterr(err, "net: virtio:");
-		free(n->rx);
 		free(n);
 		return NULL;
 	}
+	n->rx = emalloc(HDRSZ + NET_MAXFRAME + 1);
+	n->tapw.fd = fd;
+	n->tapw.fn = tapready;
+	n->tapw.arg = n;	/* polled once the driver is up */
 	return n;
 }
 
