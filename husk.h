@@ -713,6 +713,9 @@ typedef struct {
 	int consolefd;			/* the serial port's output, -1 none */
 	int agent;			/* link to the agent (1) or not */
 	unsigned timeoutms;		/* boot to agent answering (or VM stop) */
+	int tapfd;			/* virtio-net's tap (taken), -1 no NIC */
+	const uint8_t *mac;		/* the NIC's, NULL random */
+	unsigned mtu;
 } SandboxConfig;
 Sandbox *sandbox_new(void);
 void sandbox_defaults(SandboxConfig *c);	/* config.h's */
@@ -872,3 +875,21 @@ void nl_attr(NlReq *r, int type, const void *p, size_t n);
 size_t nl_nest(NlReq *r, int type);
 void nl_end(NlReq *r, size_t mark);
 int nl_talk(Nl *nl, NlReq *r, NlNet *net, const char *what, char *err);
+
+/*
+ * net.c: a virtio-net device (one queue pair, checksum and TSO offloads
+ * both ways, mergeable receive buffers) whose backend is a tap opened
+ * with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, as net_tap opens one; a
+ * datagram socket may stand in for it (tests). net_new takes fd when it
+ * succeeds (the caller keeps it otherwise); mac NULL: a random local one.
+ */
+#define NET_MAXFRAME	65550	/* an Ethernet frame's bytes, header not counted */
+#define NET_MINMTU	68
+#define NET_MAXMTU	65535
+#define NET_MTU		1500	/* Ethernet's, when the caller names none */
+typedef struct Net Net;
+int net_tap(const char *name, char *err);	/* the tap's fd, non-blocking */
+Net *net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu,
+    char *err);
+VirtioDev *net_dev(Net *n);
+void net_free(Net *n);		/* closes fd */

@@ -47,6 +47,18 @@ vmsize(SandboxConfig *vm, int opt, const char *arg)
 	}
 }
 
+/* -N tap, for both commands: the guest's NIC joined to that tap */
+static void
+nettap(SandboxConfig *vm, const char *name)
+{
+	char err[ERRLEN];
+
+	if (vm->tapfd >= 0)
+		close(vm->tapfd);
+	if ((vm->tapfd = net_tap(name, err)) < 0)
+		die("-N %s", err);
+}
+
 /* a whole file into b */
 static int
 readpath(const char *path, Pb *b, char *err)
@@ -241,8 +253,8 @@ int
 cmd_run(int argc, char *argv[])
 {
 	static const char *names[] = { "stdin", "stdout", "stderr" };
-	char root[PATH_MAX], path[PATH_MAX];
-	const char *k = getenv("HUSK_KERNEL");
+	char root[PATH_MAX], path[PATH_MAX], cmdline[4096];
+	const char *k = getenv("HUSK_KERNEL"), *append = NULL;
 	SandboxConfig vm;
 	Sandbox *sb;
 	Pb spec = { 0 };
@@ -258,17 +270,23 @@ cmd_run(int argc, char *argv[])
 		vm.kernel = k;
 	loglevel = LERR;	/* the one failure is reported below; -v for all */
 	optind = 1;
-	while ((c = getopt(argc, argv, "+vm:c:k:")) != -1) {
+	while ((c = getopt(argc, argv, "+vm:c:k:a:N:")) != -1) {
 		switch (c) {
 		case 'v': loglevel = LDEBUG; break;
 		case 'm':
 		case 'c': vmsize(&vm, c, optarg); break;
 		case 'k': vm.kernel = optarg; break;
+		case 'a': append = optarg; break;
+		case 'N': nettap(&vm, optarg); break;
 		default: goto usage;
 		}
 	}
 	if (argc - optind < 2)
 		goto usage;
+	if (append) {
+		snprintf(cmdline, sizeof(cmdline), "%s %s", vm_cmdline, append);
+		vm.cmdline = cmdline;
+	}
 	if (loop_init() < 0)
 		die("epoll_create1:");
 	sb = sandbox_new();
@@ -343,7 +361,8 @@ cmd_run(int argc, char *argv[])
 	rmdir(r.bundle);
 	return r.status;
 usage:
-	die("usage: husk run [-v] [-m MiB] [-c vCPUs] [-k vmlinux] ROOTFS CMD [ARG...]");
+	die("usage: husk run [-v] [-m MiB] [-c vCPUs] [-k vmlinux] [-a kernel-args] "
+	    "[-N tap] ROOTFS CMD [ARG...]");
 	return 125;
 }
 
@@ -509,7 +528,7 @@ cmd_boot(int argc, char *argv[])
 	b.timew.arg = &b;
 	sandbox_defaults(&vm);
 	optind = 1;
-	while ((c = getopt(argc, argv, "nvm:c:k:i:a:l:t:")) != -1) {
+	while ((c = getopt(argc, argv, "nvm:c:k:i:a:l:t:N:")) != -1) {
 		switch (c) {
 		case 'n': b.noagent = 1; break;
 		case 'v': verbose = 1; break;
@@ -519,6 +538,7 @@ cmd_boot(int argc, char *argv[])
 		case 'i': initpath = optarg; break;
 		case 'a': append = optarg; break;
 		case 'l': logpath = optarg; break;
+		case 'N': nettap(&vm, optarg); break;
 		case 't':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !v || v > UINT_MAX)

@@ -22,7 +22,8 @@
  * next connection to it (vsock_expect); the device then moves the bytes.
  *
  * The share (rootfs.c) is the tmpfs holding each container's root and
- * binds; virtio-fs serves it with tag SHARE_TAG when the VM boots.
+ * binds; virtio-fs serves it with tag SHARE_TAG when the VM boots. A tap
+ * in the config becomes a virtio-net device (net.c), the last one added.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,7 @@ struct Sandbox {
 	Vm *vm;
 	Vsock *vs;
 	Vfs *fs;
+	Net *net;		/* NULL: no NIC */
 	Share share;
 	Link link;
 	Watch exitw, bootw;
@@ -271,6 +273,8 @@ sandbox_defaults(SandboxConfig *c)
 	c->consolefd = -1;
 	c->agent = 1;
 	c->timeoutms = agent_timeout_ms;
+	c->tapfd = -1;
+	c->mtu = NET_MTU;
 }
 
 void
@@ -339,6 +343,13 @@ sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err)
 			goto fail;
 		share_serve(&sb->share, sb->fs);
 		if (vmm_add_device(sb->vm, vfs_dev(sb->fs), err) < 0)
+			goto fail;
+	}
+	if (c->tapfd >= 0) {
+		if (!(sb->net = net_new(vmm_mem(sb->vm), c->tapfd, c->mac,
+		    c->mtu, err)))
+			goto fail;
+		if (vmm_add_device(sb->vm, net_dev(sb->net), err) < 0)
 			goto fail;
 	}
 	sb->exitw.fd = vmm_exitfd(sb->vm);
@@ -547,6 +558,7 @@ sandbox_free(Sandbox *sb)
 		ttrpc_close(sb->link.t);
 	if (sb->vm)
 		vmm_free(sb->vm);
+	net_free(sb->net);
 	share_close(&sb->share);
 	free(sb->ports);
 	free(sb);

@@ -59,6 +59,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 
@@ -376,6 +377,7 @@ sc_name(long nr)
 static const ScArg kvmrun[] = { { 1, SC_EQ, KVM_RUN, 0 } };
 static const ScArg kvmirqline[] = { { 1, SC_EQ, KVM_IRQ_LINE, 0 } };
 static const ScArg winsize[] = { { 1, SC_EQ, TIOCGWINSZ, 0 } };
+static const ScArg tunoffload[] = { { 1, SC_EQ, TUNSETOFFLOAD, 0 } };
 static const ScArg noexec[] = { { 2, SC_MASKEDEQ, PROT_EXEC, 0 } };
 static const ScArg tkillkick[] = { { 1, SC_EQ, SIGUSR1, 0 } };
 static const ScArg tgkillkick[] = { { 2, SC_EQ, SIGUSR1, 0 } };
@@ -427,6 +429,8 @@ static const ScRule looprules[] = {
 	OK(close),		/* connections, FIFOs, virtio-fs inodes and files */
 	OK(fcntl),		/* setnonblock, F_GETFL of a reopened file */
 	OKIF(ioctl, winsize),	/* stdio's first write to stdout (musl) */
+	OKIF(ioctl, tunoffload),	/* virtio-net: the offloads the guest took, set
+				 * on the tap once its driver is up (net.c) */
 	/* sockets: containerd's ttrpc, events to containerd, vsock connections */
 	OKIF(socket, unixonly),	/* publish() connects to containerd's events */
 	OK(connect),		/* the same */

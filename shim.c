@@ -57,8 +57,10 @@ void
 usage(void)
 {
 	die("usage: husk boot [-nv] [-m MiB] [-c vCPUs] [-k vmlinux] "
-	    "[-i initramfs] [-a kernel-args] [-l console-log] [-t timeout-ms]\n"
-	    "       husk run [-v] [-m MiB] [-c vCPUs] [-k vmlinux] ROOTFS CMD [ARG...]\n"
+	    "[-i initramfs] [-a kernel-args] [-l console-log] [-t timeout-ms] "
+	    "[-N tap]\n"
+	    "       husk run [-v] [-m MiB] [-c vCPUs] [-k vmlinux] [-a kernel-args] "
+	    "[-N tap] ROOTFS CMD [ARG...]\n"
 	    "       containerd-shim-husk-v2 -namespace NS -address ADDR -id ID "
 	    "[-publish-binary PATH] [-bundle DIR] [-debug] start|delete");
 }
