@@ -276,6 +276,12 @@ int pr_health(const uint8_t *p, size_t n, AgentHealth *h);
  *   Oom	answers once a container's cgroup saw an OOM kill that was
  *		not yet reported (id in the reply); the shim keeps one in
  *		flight
+ *   Network	net: the pod's network as the shim read it in the pod's
+ *		netns (podnet.c); the agent brings lo up, finds each
+ *		interface by MAC, names it, sets its MTU and addresses and
+ *		brings it up, then adds the routes (link routes before
+ *		gateway routes) and the neighbours. Sent once, after the
+ *		agent answers and before the first container; id is ""
  * The stdio ports are host vsock ports the agent connects to, 0 for
  * none; with terminal the process gets a pty, iport carries its input
  * and oport its output, eport is 0. sandbox names a container already in
@@ -284,6 +290,44 @@ int pr_health(const uint8_t *p, size_t n, AgentHealth *h);
  * VM's own network. Replies are AgentResp.
  */
 #define AGENT_MAXPIDS	4096	/* longest pid list a Pids reply carries */
+#define AGENT_MAXIFS	4	/* a Network request's caps */
+#define AGENT_MAXIPS	16
+#define AGENT_MAXROUTES	64
+#define AGENT_MAXNEIGHS	64
+typedef struct {
+	uint8_t mac[6];		/* the guest NIC's, which is the CNI veth's */
+	unsigned mtu;		/* NET_MINMTU..NET_MAXMTU */
+	char name[16];		/* what the CNI named it in the netns ("eth0") */
+} AgentIf;
+typedef struct {
+	unsigned ifidx;		/* index in AgentNet.ifs */
+	int family;		/* AF_INET, AF_INET6 */
+	uint8_t addr[16];	/* 4 or 16 bytes used */
+	unsigned prefix;	/* up to 32 or 128 */
+} AgentIp;
+typedef struct {
+	unsigned ifidx;		/* the route's device, index in ifs */
+	int family;
+	uint8_t dst[16], gw[16], src[16];
+	unsigned dstlen;	/* prefix; 0: the default route */
+	int hasgw, hassrc;
+	unsigned scope;		/* RT_SCOPE_* */
+	unsigned onlink;	/* RTNH_F_ONLINK */
+	unsigned metric;
+} AgentRoute;
+typedef struct {
+	unsigned ifidx;
+	int family;
+	uint8_t ip[16];
+	uint8_t mac[6];
+} AgentNeigh;
+typedef struct {
+	AgentIf ifs[AGENT_MAXIFS];
+	AgentIp ips[AGENT_MAXIPS];
+	AgentRoute routes[AGENT_MAXROUTES];
+	AgentNeigh neighs[AGENT_MAXNEIGHS];
+	size_t nifs, nips, nroutes, nneighs;
+} AgentNet;
 typedef struct {
 	char *id, *execid, *sandbox;
 	char *config;			/* NUL-terminated */
@@ -293,6 +337,7 @@ typedef struct {
 	uint32_t signal;
 	int all;
 	uint32_t width, height;		/* ResizePty */
+	AgentNet *net;			/* Network; NULL in other requests */
 } AgentReq;
 void pb_agentreq(Pb *pb, const AgentReq *r);
 int pr_agentreq(const uint8_t *p, size_t n, AgentReq *r);	/* needs id, except for Oom */
@@ -714,6 +759,7 @@ typedef struct {
 	int agent;			/* link to the agent (1) or not */
 	unsigned timeoutms;		/* boot to agent answering (or VM stop) */
 	int tapfd;			/* virtio-net's tap (taken), -1 no NIC */
+	const char *netns;		/* the pod's netns (tapfd -1): podnet.c's NIC */
 	const uint8_t *mac;		/* the NIC's, NULL random */
 	unsigned mtu;
 } SandboxConfig;
@@ -893,3 +939,27 @@ Net *net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu,
     char *err);
 VirtioDev *net_dev(Net *n);
 void net_free(Net *n);		/* closes fd */
+
+/*
+ * podnet.c: the pod's network, host side (Kata's tcfilter model).
+ * podnet_open takes over the CNI's link in the pod's netns (the one
+ * veth, or other Ethernet link, with an address; lo aside): a tap beside
+ * it (PODNET_TAP, the link's MTU, IFF_VNET_HDR) and an ingress redirect
+ * each way, and what the agent's Network request carries, the guest NIC
+ * taking the link's MAC so the CNI's neighbour entries hold.
+ * podnet_describe is the choice alone (no socket: tests). podnet_close
+ * undoes podnet_open (the tap's fd may be net.c's by then: tapfd -1);
+ * podnet_clean does it knowing only the netns, for `husk delete` after
+ * the shim was killed. What is gone already is no error.
+ */
+#define PODNET_TAP	"husk0"
+typedef struct {
+	Nl nl;
+	int veth, tap;		/* link indexes in the netns, 0 none */
+	int tapfd;		/* -1 once net.c took it */
+	AgentNet net;
+} PodNet;
+int podnet_describe(const NlNet *n, AgentNet *an, int *veth, char *err);
+int podnet_open(PodNet *p, const char *netns, char *err);
+void podnet_close(PodNet *p);
+int podnet_clean(const char *netns, char *err);
