@@ -138,7 +138,7 @@ test:
 bench: husk
 	test/cri-deps
 	HUSK_KERNEL=$$(kernel/build | tail -n 1) test/host/run \
-		sh -c 'test/bench-boot && test/bench-ctr && test/bench-pod'
+		sh -c 'test/bench-boot && test/bench-ctr && test/bench-pod && test/bench-net'
 
 kernel:
 	kernel/build
