@@ -890,6 +890,7 @@ void nl_netfree(NlNet *net);
 int nl_linkbyname(Nl *nl, const char *name, NlLink *l, char *err);
 int nl_linkbymac(Nl *nl, const uint8_t mac[6], NlLink *l, char *err);
 int nl_setlink(Nl *nl, int index, unsigned mtu, int up, char *err);	/* mtu 0, up -1: unchanged */
+int nl_setname(Nl *nl, int index, const char *name, char *err);	/* the link must be down */
 int nl_addaddr(Nl *nl, const NlAddr *a, char *err);	/* replaces; IPv6 without DAD */
 int nl_addroute(Nl *nl, const NlRoute *r, char *err);	/* replaces; link routes before gateways */
 int nl_addneigh(Nl *nl, const NlNeigh *n, char *err);	/* permanent; replaces */

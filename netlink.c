@@ -891,6 +891,28 @@ nl_setlink(Nl *nl, int index, unsigned mtu, int up, char *err)
 	return fail(nl, index, what, err);
 }
 
+int
+nl_setname(Nl *nl, int index, const char *name, char *err)
+{
+	struct ifinfomsg ifi;
+	char what[64];
+	NlReq r;
+
+	if (!name[0] || strlen(name) >= IFNAMSIZ) {
+		errno = EINVAL;
+		seterr(err, "netlink: bad link name \"%s\"", name);
+		return -1;
+	}
+	memset(&ifi, 0, sizeof(ifi));
+	ifi.ifi_index = index;
+	nl_req(&r, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	attrstr(&r, IFLA_IFNAME, name);
+	if (talk(nl, &r, NULL, err) == 0)
+		return 0;
+	snprintf(what, sizeof(what), "rename to %s", name);
+	return fail(nl, index, what, err);
+}
+
 static const char *
 ntop(int family, const void *a, char *buf)
 {

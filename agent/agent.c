@@ -41,6 +41,9 @@
  * Everything a request can make the agent hold is capped (the enum
  * below the container types).
  *
+ * Network sets up the pod's network, once, before the first container
+ * (netcfg.c): the VM's one network namespace is every container's.
+ *
  * With "husk.poweroff" on the kernel command line it powers the VM off as
  * soon as the mounts are done: the trivial init the boot benchmark uses.
  */
@@ -1474,6 +1477,27 @@ update(TtrpcCall *call, const uint8_t *req, size_t n)
 	agentreq_free(&r);
 }
 
+/* the pod's network (netcfg.c); id is "" */
+static void
+network(TtrpcCall *call, const uint8_t *req, size_t n)
+{
+	AgentReq r;
+	char err[ERRLEN];
+
+	if (pr_agentreq(req, n, &r) < 0) {
+		ttrpc_reply(call, RPC_INVALID, "malformed request", NULL, 0);
+		return;
+	}
+	if (!r.net)
+		ttrpc_reply(call, RPC_INVALID, "Network: no network in the request",
+		    NULL, 0);
+	else if (netcfg_apply(r.net, err) < 0)
+		ttrpc_reply(call, RPC_INVALID, err, NULL, 0);
+	else
+		ttrpc_reply(call, RPC_OK, NULL, NULL, 0);
+	agentreq_free(&r);
+}
+
 static int
 frozen(Ctr *c)
 {
@@ -1661,6 +1685,7 @@ static const TtrpcMethod methods[] = {
 	{ AGENT_SERVICE,    "Pause",     pause_ },
 	{ AGENT_SERVICE,    "Resume",    resume },
 	{ AGENT_SERVICE,    "Oom",       oom },
+	{ AGENT_SERVICE,    "Network",   network },
 };
 
 static void

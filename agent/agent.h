@@ -3,7 +3,7 @@
  * What the agent's files share. agent.c serves the API and keeps the
  * containers and their processes; ctr.c is the child side of a new
  * process (namespaces, root, privileges, exec); cgroup.c reads and
- * writes a container's guest cgroup.
+ * writes a container's guest cgroup; netcfg.c sets up the pod's network.
  */
 
 /* the share and the cgroups of the containers */
@@ -44,3 +44,6 @@ void cg_memevents(const char *text, AgentStats *st);
 void cg_iostat(const char *text, AgentStats *st);
 uint64_t cg_value(const char *text);	/* one number; "max", garbage: 0 */
 int cg_frozen(const char *text);		/* cgroup.events: frozen 1 */
+
+/* netcfg.c: the pod's network in the VM's network namespace */
+int netcfg_apply(const AgentNet *n, char *err);

@@ -5,7 +5,8 @@
  * attributes, errors with and without their payload, dumps in several
  * datagrams), then, as root where unshare(CLONE_NEWNET) works, the real
  * thing in a fresh namespace entered only through nl_open's path: a veth
- * pair, addresses, routes and a neighbour written and read back, a tap,
+ * pair, addresses, routes and a neighbour written and read back, a
+ * rename, a tap,
  * the redirect between veth and tap with frames sent through it both ways,
  * and the teardown, after which nothing of it remains. What this machine
  * cannot do prints SKIP with the reason.
@@ -677,6 +678,18 @@ pod(void)
 	nl_netfree(&net);
 	CHECK(nl_linkbymac(&nl, va.mac, &m, err) == 0 && m.index == va.index);
 	CHECK(nl_linkbymac(&nl, (const uint8_t *)"\2\1\1\1\1\1", &m, err) == -1);
+	/* a rename, down (older kernels refuse it up), to a free name */
+	CHECK(nl_setlink(&nl, va.index, 0, 0, err) == 0);
+	CHECK(nl_setname(&nl, va.index, "vb", err) == -1 && errno == EEXIST);
+	CHECK(strstr(err, "netlink: rename to vb on va: ") == err);
+	CHECK(nl_setname(&nl, va.index, "", err) == -1 && errno == EINVAL);
+	CHECK(nl_setname(&nl, va.index, "0123456789abcdef", err) == -1 &&
+	    errno == EINVAL);
+	CHECK(nl_setname(&nl, va.index, "va2", err) == 0);
+	CHECK(nl_linkbyname(&nl, "va2", &m, err) == 0 && m.index == va.index);
+	CHECK(!haslink(&nl, "va"));
+	CHECK(nl_setname(&nl, va.index, "va", err) == 0 && haslink(&nl, "va"));
+	CHECK(nl_setlink(&nl, va.index, 0, 1, err) == 0);
 
 	/* the tap: in the pod's namespace, not here */
 	tapfd = nl_tap(&nl, "hutap0", 1400, &tap, err);
