@@ -149,14 +149,16 @@ networkdone(void *arg, int code, const char *msg, const uint8_t *resp,
     size_t n)
 {
 	Sandbox *sb = arg;
-	char why[ERRLEN];
+	char why[ERRLEN], esc[ERRLEN];
 
 	(void)resp;
 	(void)n;
 	if (sb->state != SB_BOOTING)	/* down already: the call was cut */
 		return;
 	if (code != RPC_OK) {
-		seterr(why, "the pod's network: %s", msg && msg[0] ? msg :
+		/* the guest's words, escaped */
+		seterr(why, "the pod's network: %s", msg && msg[0] ?
+		    escape(esc, sizeof(esc), msg, strlen(msg)) :
 		    "the agent refused it");
 		godown(sb, VM_RUNNING, why);
 		return;
