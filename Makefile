@@ -5,19 +5,19 @@
 include config.mk
 
 LIB = util.o proto.o json.o ttrpc.o virtio.o vsock.o rootfs.o virtiofs.o vmm.o seccomp.o \
-	netlink.o net.o
+	netlink.o net.o podnet.o
 OBJ = shim.o task.o sandbox.o run.o $(LIB) agent/blob.o
 AGENTOBJ = agent/agent.o agent/ctr.o agent/cgroup.o agent/netcfg.o util.o proto.o json.o \
 	ttrpc.o seccomp.o netlink.o
 UNITS = test/proto_test test/json_test test/ttrpc_test test/virtio_test \
 	test/vsock_test test/virtiofs_test test/share_test test/util_test \
 	test/seccomp_test test/agent_test \
-	test/netlink_test test/net_test test/netcfg_test
+	test/netlink_test test/net_test test/netcfg_test test/podnet_test
 UNITSAN = test/proto_test-san test/json_test-san test/ttrpc_test-san \
 	test/virtio_test-san test/vsock_test-san test/virtiofs_test-san \
 	test/share_test-san test/util_test-san test/seccomp_test-san \
 	test/agent_test-san \
-	test/netlink_test-san test/net_test-san test/netcfg_test-san
+	test/netlink_test-san test/net_test-san test/netcfg_test-san test/podnet_test-san
 # tests of task.c link it and sandbox.c with a fake agent
 TASKTESTS = test/taskstat_test test/task_test
 TASKSAN = test/taskstat_test-san test/task_test-san
@@ -70,6 +70,7 @@ test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
 test/netlink_test: test/netlink_test.c
 test/net_test: test/net_test.c test/guest.h
 test/netcfg_test: test/netcfg_test.c agent/netcfg.c agent/agent.h
+test/podnet_test: test/podnet_test.c
 $(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 test/taskstat_test: test/taskstat_test.c
@@ -90,6 +91,7 @@ test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
 test/netlink_test-san: test/netlink_test.c
 test/net_test-san: test/net_test.c test/guest.h
 test/netcfg_test-san: test/netcfg_test.c agent/netcfg.c agent/agent.h
+test/podnet_test-san: test/podnet_test.c
 $(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 test/taskstat_test-san: test/taskstat_test.c

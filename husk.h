@@ -230,6 +230,7 @@ int oci_parse_process(OciSpec *s, const char *buf, size_t n, char *err);
 int oci_parse_resources(OciSpec *s, const char *buf, size_t n, char *err);
 void oci_free(OciSpec *s);
 const char *oci_annotation(const OciSpec *s, const char *key);	/* NULL if absent */
+const char *oci_netns(const OciSpec *s);	/* a network namespace's path, NULL if none */
 /*
  * The CRI plugin's annotations: a pod is one sandbox container (pause)
  * and the containers that name it; one husk process and VM serves them.
@@ -688,12 +689,14 @@ const char *sc_name(long nr);		/* NULL if unknown */
  * kind, for good; a call outside it is logged and ends the process.
  * sc_process confines the process before its VM: no_new_privs, not
  * dumpable, RLIMIT_NOFILE at most nofile, oom_score_adj, and the
- * capabilities (all sets) cut to what mounts and the virtio-fs server
- * need (mounts != 0) or to none.
+ * capabilities (all sets) cut to those keep names: what mounts and the
+ * virtio-fs server need (SC_MOUNTS), what the pod's network needs at
+ * its teardown (SC_NETADMIN), or none.
  */
 enum { SC_LOOP, SC_VCPU, SC_COPIER };
+enum { SC_MOUNTS = 1, SC_NETADMIN = 2 };	/* sc_process's keep */
 int sc_husk(int which, char *err);
-int sc_process(int mounts, unsigned long nofile, int oomadj, char *err);
+int sc_process(int keep, unsigned long nofile, int oomadj, char *err);
 
 /*
  * vmm.c: a KVM virtual machine: memory, vCPU threads, the boot of a

@@ -1291,3 +1291,15 @@ cri_sandbox(const OciSpec *s)
 		return NULL;
 	return id;
 }
+
+const char *
+oci_netns(const OciSpec *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nns; i++)
+		if (!strcmp(s->ns[i].type, "network") && s->ns[i].path &&
+		    s->ns[i].path[0])
+			return s->ns[i].path;
+	return NULL;
+}

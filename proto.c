@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "husk.h"
 
@@ -271,6 +272,13 @@ pf_str(const Pf *f, char **s)
 	return 0;
 }
 
+/* an address family's address size: 0 for a family husk does not carry */
+static size_t
+famlen(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+}
+
 /* husk.agent.v1.HealthResponse */
 void
 pb_health(Pb *pb, const AgentHealth *h)
@@ -280,6 +288,62 @@ pb_health(Pb *pb, const AgentHealth *h)
 	pb_uint(pb, 3, h->memtotal);
 	pb_uint(pb, 4, h->memfree);
 	pb_uint(pb, 5, h->uptimens);
+}
+
+/*
+ * AgentNet, the Network request's field 13: interfaces (1), addresses
+ * (2), routes (3) and neighbours (4), each a repeated message. Families
+ * are the AF_* numbers (both ends are Linux), addresses bytes of their
+ * family's size, a route's gateway and source present only when it has
+ * them.
+ */
+static void
+pb_agentnet(Pb *pb, uint32_t field, const AgentNet *n)
+{
+	size_t m = pb_open(pb, field), k, i, al;
+
+	for (i = 0; i < n->nifs; i++) {
+		k = pb_open(pb, 1);
+		pb_bytes(pb, 1, n->ifs[i].mac, 6);
+		pb_uint(pb, 2, n->ifs[i].mtu);
+		pb_str(pb, 3, n->ifs[i].name);
+		pb_close(pb, k);
+	}
+	for (i = 0; i < n->nips; i++) {
+		k = pb_open(pb, 2);
+		pb_uint(pb, 1, n->ips[i].ifidx);
+		pb_uint(pb, 2, n->ips[i].family);
+		pb_bytes(pb, 3, n->ips[i].addr, famlen(n->ips[i].family));
+		pb_uint(pb, 4, n->ips[i].prefix);
+		pb_close(pb, k);
+	}
+	for (i = 0; i < n->nroutes; i++) {
+		const AgentRoute *rt = &n->routes[i];
+
+		al = famlen(rt->family);
+		k = pb_open(pb, 3);
+		pb_uint(pb, 1, rt->ifidx);
+		pb_uint(pb, 2, rt->family);
+		pb_bytes(pb, 3, rt->dst, al);
+		pb_uint(pb, 4, rt->dstlen);
+		if (rt->hasgw)
+			pb_bytes(pb, 5, rt->gw, al);
+		if (rt->hassrc)
+			pb_bytes(pb, 6, rt->src, al);
+		pb_uint(pb, 7, rt->scope);
+		pb_bool(pb, 8, rt->onlink);
+		pb_uint(pb, 9, rt->metric);
+		pb_close(pb, k);
+	}
+	for (i = 0; i < n->nneighs; i++) {
+		k = pb_open(pb, 4);
+		pb_uint(pb, 1, n->neighs[i].ifidx);
+		pb_uint(pb, 2, n->neighs[i].family);
+		pb_bytes(pb, 3, n->neighs[i].ip, famlen(n->neighs[i].family));
+		pb_bytes(pb, 4, n->neighs[i].mac, 6);
+		pb_close(pb, k);
+	}
+	pb_close(pb, m);
 }
 
 /*
@@ -301,6 +365,8 @@ pb_agentreq(Pb *pb, const AgentReq *r)
 	pb_str(pb, 10, r->sandbox);
 	pb_uint(pb, 11, r->width);
 	pb_uint(pb, 12, r->height);
+	if (r->net)
+		pb_agentnet(pb, 13, r->net);
 }
 
 static int
@@ -448,6 +514,224 @@ pr_health(const uint8_t *p, size_t n, AgentHealth *h)
 	return pr_fields(p, n, healthfield, h);
 }
 
+/*
+ * AgentNet, as pb_agentnet writes it, read as hostile: each entry must be
+ * whole and sane once its message ends (a known family, addresses of its
+ * size, prefixes that fit it, a 6-byte MAC, an MTU virtio-net takes, a
+ * name the kernel takes), at most AGENT_MAX* of each, and every ifidx
+ * must name an interface once the whole message is read.
+ */
+typedef struct {
+	void *e;		/* the entry being read */
+	size_t len[3];		/* bytes of its address fields as they came */
+} NetEnt;
+
+/* bytes into a fixed buffer: their number in *len, -1 if more than size */
+static int
+pf_fixbytes(const Pf *f, uint8_t *dst, size_t size, size_t *len)
+{
+	if (f->wt != PB_BYTES || f->n > size)
+		return -1;
+	memcpy(dst, f->b, f->n);
+	*len = f->n;
+	return 0;
+}
+
+static int
+pf_uns(const Pf *f, unsigned *v)
+{
+	uint32_t u;
+
+	if (pf_u32(f, &u) < 0)
+		return -1;
+	*v = u;
+	return 0;
+}
+
+static int
+pf_family(const Pf *f, int *family)
+{
+	if (f->wt != PB_VARINT || (f->u != AF_INET && f->u != AF_INET6))
+		return -1;
+	*family = f->u;
+	return 0;
+}
+
+static int
+iffield(const Pf *f, void *arg)
+{
+	NetEnt *ne = arg;
+	AgentIf *i = ne->e;
+
+	switch (f->field) {
+	case 1: return pf_fixbytes(f, i->mac, sizeof(i->mac), &ne->len[0]);
+	case 2: return pf_uns(f, &i->mtu);
+	case 3:
+		if (f->wt != PB_BYTES || f->n >= sizeof(i->name) ||
+		    memchr(f->b, '\0', f->n))
+			return -1;
+		memset(i->name, 0, sizeof(i->name));
+		memcpy(i->name, f->b, f->n);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+ipfield(const Pf *f, void *arg)
+{
+	NetEnt *ne = arg;
+	AgentIp *a = ne->e;
+
+	switch (f->field) {
+	case 1: return pf_uns(f, &a->ifidx);
+	case 2: return pf_family(f, &a->family);
+	case 3: return pf_fixbytes(f, a->addr, sizeof(a->addr), &ne->len[0]);
+	case 4: return pf_uns(f, &a->prefix);
+	}
+	return 0;
+}
+
+static int
+routefield(const Pf *f, void *arg)
+{
+	NetEnt *ne = arg;
+	AgentRoute *r = ne->e;
+
+	switch (f->field) {
+	case 1: return pf_uns(f, &r->ifidx);
+	case 2: return pf_family(f, &r->family);
+	case 3: return pf_fixbytes(f, r->dst, sizeof(r->dst), &ne->len[0]);
+	case 4: return pf_uns(f, &r->dstlen);
+	case 5: return pf_fixbytes(f, r->gw, sizeof(r->gw), &ne->len[1]);
+	case 6: return pf_fixbytes(f, r->src, sizeof(r->src), &ne->len[2]);
+	case 7: return pf_uns(f, &r->scope);
+	case 8:
+		if (f->wt != PB_VARINT)
+			return -1;
+		r->onlink = f->u != 0;
+		return 0;
+	case 9: return pf_uns(f, &r->metric);
+	}
+	return 0;
+}
+
+static int
+neighfield(const Pf *f, void *arg)
+{
+	NetEnt *ne = arg;
+	AgentNeigh *n = ne->e;
+
+	switch (f->field) {
+	case 1: return pf_uns(f, &n->ifidx);
+	case 2: return pf_family(f, &n->family);
+	case 3: return pf_fixbytes(f, n->ip, sizeof(n->ip), &ne->len[0]);
+	case 4: return pf_fixbytes(f, n->mac, sizeof(n->mac), &ne->len[1]);
+	}
+	return 0;
+}
+
+/* one entry of a repeated field into arr[*n], checked by ok */
+static int
+netent(const Pf *f, void *arr, size_t size, size_t *n, size_t max,
+    int (*fn)(const Pf *, void *), int (*ok)(const NetEnt *))
+{
+	NetEnt ne;
+
+	if (*n == max)
+		return -1;
+	memset(&ne, 0, sizeof(ne));
+	ne.e = (uint8_t *)arr + *n * size;
+	memset(ne.e, 0, size);
+	if (pf_fields(f, fn, &ne) < 0 || !ok(&ne))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int
+ifok(const NetEnt *ne)
+{
+	const AgentIf *i = ne->e;
+
+	return ne->len[0] == 6 && i->mtu >= NET_MINMTU && i->mtu <= NET_MAXMTU &&
+	    i->name[0];
+}
+
+static int
+ipok(const NetEnt *ne)
+{
+	const AgentIp *a = ne->e;
+	size_t al = famlen(a->family);
+
+	return al && ne->len[0] == al && a->prefix <= al * 8;
+}
+
+static int
+routeok(const NetEnt *ne)
+{
+	AgentRoute *r = ne->e;
+	size_t al = famlen(r->family);
+
+	if (!al || ne->len[0] != al || r->dstlen > al * 8 || r->scope > 255 ||
+	    (ne->len[1] && ne->len[1] != al) || (ne->len[2] && ne->len[2] != al))
+		return 0;
+	r->hasgw = ne->len[1] != 0;
+	r->hassrc = ne->len[2] != 0;
+	return 1;
+}
+
+static int
+neighok(const NetEnt *ne)
+{
+	const AgentNeigh *n = ne->e;
+	size_t al = famlen(n->family);
+
+	return al && ne->len[0] == al && ne->len[1] == 6;
+}
+
+static int
+netfield(const Pf *f, void *arg)
+{
+	AgentNet *n = arg;
+
+	switch (f->field) {
+	case 1: return netent(f, n->ifs, sizeof(n->ifs[0]), &n->nifs,
+	    AGENT_MAXIFS, iffield, ifok);
+	case 2: return netent(f, n->ips, sizeof(n->ips[0]), &n->nips,
+	    AGENT_MAXIPS, ipfield, ipok);
+	case 3: return netent(f, n->routes, sizeof(n->routes[0]), &n->nroutes,
+	    AGENT_MAXROUTES, routefield, routeok);
+	case 4: return netent(f, n->neighs, sizeof(n->neighs[0]), &n->nneighs,
+	    AGENT_MAXNEIGHS, neighfield, neighok);
+	}
+	return 0;
+}
+
+/* field 13: repeated, it merges, as protobuf's embedded messages do */
+static int
+pf_agentnet(const Pf *f, AgentNet **np)
+{
+	AgentNet *n;
+	size_t i;
+
+	if (!*np)
+		*np = ecalloc(1, sizeof(**np));
+	n = *np;
+	if (pf_fields(f, netfield, n) < 0)
+		return -1;
+	for (i = 0; i < n->nips; i++)
+		if (n->ips[i].ifidx >= n->nifs)
+			return -1;
+	for (i = 0; i < n->nroutes; i++)
+		if (n->routes[i].ifidx >= n->nifs)
+			return -1;
+	for (i = 0; i < n->nneighs; i++)
+		if (n->neighs[i].ifidx >= n->nifs)
+			return -1;
+	return 0;
+}
+
 /* AgentReq, as pb_agentreq writes it */
 static int
 agentreqfield(const Pf *f, void *arg)
@@ -467,6 +751,7 @@ agentreqfield(const Pf *f, void *arg)
 	case 10: return pf_strlast(f, &r->sandbox);
 	case 11: return pf_u32(f, &r->width);
 	case 12: return pf_u32(f, &r->height);
+	case 13: return pf_agentnet(f, &r->net);
 	}
 	return 0;
 }
@@ -491,6 +776,7 @@ agentreq_free(AgentReq *r)
 	free(r->execid);
 	free(r->sandbox);
 	free(r->config);
+	free(r->net);
 	memset(r, 0, sizeof(*r));
 }
 

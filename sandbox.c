@@ -24,6 +24,14 @@
  * The share (rootfs.c) is the tmpfs holding each container's root and
  * binds; virtio-fs serves it with tag SHARE_TAG when the VM boots. A tap
  * in the config becomes a virtio-net device (net.c), the last one added.
+ *
+ * A pod's netns in the config (and no tap) is wired by podnet.c before
+ * the process gives up its privileges: a tap beside the CNI's link, whose
+ * MAC and MTU the NIC takes. The guest learns the rest (addresses,
+ * routes, neighbours) from the agent's Network call, sent once the agent
+ * answers and before the sandbox counts as up: a pod whose network the
+ * guest refused goes down with the reason, instead of running
+ * containers that cannot reach anything.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +65,7 @@ struct Sandbox {
 	Vsock *vs;
 	Vfs *fs;
 	Net *net;		/* NULL: no NIC */
+	PodNet *pod;		/* the pod's netns wiring, NULL none */
 	Share share;
 	Link link;
 	Watch exitw, bootw;
@@ -126,19 +135,60 @@ godown(Sandbox *sb, int vmstate, const char *why)
 		sb->down(sb->downarg, vmstate, why);
 }
 
+/* the boot is over: the agent serves (link up), or cannot */
+static void
+bootdone(Sandbox *sb)
+{
+	sb->state = sb->link.t ? SB_UP : SB_DOWN;
+	if (sb->up)
+		sb->up(sb->uparg);
+}
+
+static void
+networkdone(void *arg, int code, const char *msg, const uint8_t *resp,
+    size_t n)
+{
+	Sandbox *sb = arg;
+	char why[ERRLEN], esc[ERRLEN];
+
+	(void)resp;
+	(void)n;
+	if (sb->state != SB_BOOTING)	/* down already: the call was cut */
+		return;
+	if (code != RPC_OK) {
+		/* the guest's words, escaped */
+		seterr(why, "the pod's network: %s", msg && msg[0] ?
+		    escape(esc, sizeof(esc), msg, strlen(msg)) :
+		    "the agent refused it");
+		godown(sb, VM_RUNNING, why);
+		return;
+	}
+	trace(sb, "the guest's network is set up");
+	bootdone(sb);
+}
+
 /* the link is up (l->t), or it could not be made (NULL) */
 static void
 linkup(Link *l)
 {
 	Sandbox *sb = l->sb;
+	AgentReq r;
 
 	if (sb->state != SB_BOOTING)
 		return;
 	trace(sb, "the agent answers");
 	loop_timer(&sb->bootw, 0);
-	sb->state = l->t ? SB_UP : SB_DOWN;
-	if (sb->up)
-		sb->up(sb->uparg);
+	if (l->t && sb->pod) {
+		memset(&r, 0, sizeof(r));
+		r.id = "";
+		r.net = &sb->pod->net;
+		if (sandbox_call(sb, "Network", &r, agent_timeout_ms,
+		    networkdone, sb) < 0)
+			godown(sb, VM_RUNNING, "the pod's network: cannot "
+			    "reach the agent");
+		return;
+	}
+	bootdone(sb);
 }
 
 static void link_try(Link *l);
@@ -303,6 +353,10 @@ sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err)
 	VmConfig cfg;
 	Pb initrd = { 0 };
 	Link *l = &sb->link;
+	char detail[ERRLEN];
+	const uint8_t *mac = c->mac;
+	unsigned mtu = c->mtu;
+	int tapfd = c->tapfd, keep = 0;
 
 	if (sb->state != SB_NONE) {
 		seterr(err, "the sandbox VM was booted already");
@@ -311,8 +365,23 @@ sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err)
 	sb->state = SB_DOWN;	/* until it boots */
 	sb->agent = c->agent;
 	sb->timeoutms = c->timeoutms;
-	if (sc_process(sb->share.dir[0] != '\0', husk_nofile, husk_oomadj,
-	    err) < 0)
+	/* the pod's netns is entered while the process still may */
+	if (c->netns && tapfd < 0) {
+		sb->pod = ecalloc(1, sizeof(*sb->pod));
+		if (podnet_open(sb->pod, c->netns, detail) < 0) {
+			seterr(err, "the pod's network: %s", detail);
+			free(sb->pod);
+			sb->pod = NULL;
+			goto fail;
+		}
+		tapfd = sb->pod->tapfd;
+		mac = sb->pod->net.ifs[0].mac;
+		mtu = sb->pod->net.ifs[0].mtu;
+		keep |= SC_NETADMIN;
+	}
+	if (sb->share.dir[0])
+		keep |= SC_MOUNTS;
+	if (sc_process(keep, husk_nofile, husk_oomadj, err) < 0)
 		goto fail;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.memmib = c->memmib;
@@ -345,10 +414,11 @@ sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err)
 		if (vmm_add_device(sb->vm, vfs_dev(sb->fs), err) < 0)
 			goto fail;
 	}
-	if (c->tapfd >= 0) {
-		if (!(sb->net = net_new(vmm_mem(sb->vm), c->tapfd, c->mac,
-		    c->mtu, err)))
+	if (tapfd >= 0) {
+		if (!(sb->net = net_new(vmm_mem(sb->vm), tapfd, mac, mtu, err)))
 			goto fail;
+		if (sb->pod)
+			sb->pod->tapfd = -1;	/* net.c's now */
 		if (vmm_add_device(sb->vm, net_dev(sb->net), err) < 0)
 			goto fail;
 	}
@@ -559,6 +629,10 @@ sandbox_free(Sandbox *sb)
 	if (sb->vm)
 		vmm_free(sb->vm);
 	net_free(sb->net);
+	if (sb->pod) {
+		podnet_close(sb->pod);
+		free(sb->pod);
+	}
 	share_close(&sb->share);
 	free(sb->ports);
 	free(sb);

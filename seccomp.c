@@ -61,6 +61,7 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 
 #include "husk.h"
@@ -383,6 +384,9 @@ static const ScArg tkillkick[] = { { 1, SC_EQ, SIGUSR1, 0 } };
 static const ScArg tgkillkick[] = { { 2, SC_EQ, SIGUSR1, 0 } };
 static const ScArg killkill[] = { { 1, SC_EQ, SIGKILL, 0 } };
 static const ScArg unixonly[] = { { 0, SC_EQ, AF_UNIX, 0 } };
+static const ScArg nlsend[] = { { 3, SC_EQ, 0, 0 },
+	{ 5, SC_EQ, sizeof(struct sockaddr_nl), 0 } };
+static const ScArg nlrecv[] = { { 3, SC_EQ, MSG_TRUNC, 0 } };
 
 static const ScRule vcpurules[] = {
 	OKIF(ioctl, kvmrun),		/* the vCPU loop */
@@ -438,6 +442,10 @@ static const ScRule looprules[] = {
 	OK(getsockopt),		/* SO_PEERCRED of such a connection */
 	OK(socketpair),		/* vsock connections, the agent link */
 	OK(shutdown),		/* vsock: half-closed connections */
+	/* the pod's network undone (podnet_close) through the netlink
+	 * socket opened before the VM, which stays in the pod's netns */
+	OKIF(sendto, nlsend),	/* a request to the kernel (netlink.c talk) */
+	OKIF(recvfrom, nlrecv),	/* its answer */
 	/* Create and Delete: the container's rootfs, bind mounts, stdio FIFOs */
 	OK(mount),		/* rootfs, the share, bind mounts */
 	OK(umount2),		/* their end at Delete, and husk run's */
@@ -614,11 +622,14 @@ sc_husk(int which, char *err)
 
 /*
  * What the serving shim (and husk run) still use once it confines
- * itself: mount and umount for Create and Delete, and the virtio-fs
- * server working as root on files of any owner (chown, chmod and times
- * of others' files, reads and writes past their modes, set-id bits kept).
- * Not CAP_MKNOD: device nodes the guest asks for fail with EPERM and
- * never appear in a host directory. husk boot keeps none.
+ * itself (SC_MOUNTS): mount and umount for Create and Delete, and the
+ * virtio-fs server working as root on files of any owner (chown, chmod
+ * and times of others' files, reads and writes past their modes, set-id
+ * bits kept). Not CAP_MKNOD: device nodes the guest asks for fail with
+ * EPERM and never appear in a host directory. A sandbox wired into a
+ * pod's netns also keeps CAP_NET_ADMIN (SC_NETADMIN): netlink checks it
+ * on every request, and podnet_close removes the qdiscs and the tap at
+ * the end. husk boot keeps none.
  */
 static const int shimcaps[] = {
 	CAP_SYS_ADMIN, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE,
@@ -626,7 +637,7 @@ static const int shimcaps[] = {
 };
 
 static int
-dropcaps(int mounts, char *err)
+dropcaps(int keepwhat, char *err)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
@@ -634,9 +645,11 @@ dropcaps(int mounts, char *err)
 	size_t i;
 	int c;
 
-	if (mounts)
+	if (keepwhat & SC_MOUNTS)
 		for (i = 0; i < LEN(shimcaps); i++)
 			keep |= 1ull << shimcaps[i];
+	if (keepwhat & SC_NETADMIN)
+		keep |= 1ull << CAP_NET_ADMIN;
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++) {
 		if (keep >> c & 1)
@@ -664,7 +677,7 @@ dropcaps(int mounts, char *err)
 }
 
 int
-sc_process(int mounts, unsigned long nofile, int oomadj, char *err)
+sc_process(int keep, unsigned long nofile, int oomadj, char *err)
 {
 	struct rlimit rl;
 	char buf[16];
@@ -705,5 +718,5 @@ sc_process(int mounts, unsigned long nofile, int oomadj, char *err)
 		}
 	}
 	close(fd);
-	return dropcaps(mounts, err);
+	return dropcaps(keep, err);
 }

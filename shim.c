@@ -362,6 +362,35 @@ cmdstart(const Shimargs *a)
 	return 0;
 }
 
+/*
+ * The pod's netns after a killed shim: the tap went with the shim's fds,
+ * the ingress qdisc on the CNI's link did not (podnet.c). Best effort:
+ * containerd goes on with the pod's removal whatever this says.
+ */
+static void
+cleannet(void)
+{
+	char err[ERRLEN];
+	const char *netns;
+	OciSpec s;
+	size_t len;
+	char *buf;
+
+	if (!(buf = task_readfile(".", "config.json", OCI_MAXJSON, &len, err))) {
+		logmsg(LWARN, "delete: %s", err);
+		return;
+	}
+	if (oci_parse(&s, buf, len, err) < 0) {
+		logmsg(LWARN, "delete: %s", err);
+		free(buf);
+		return;
+	}
+	if ((netns = oci_netns(&s)) && podnet_clean(netns, err) < 0)
+		logmsg(LWARN, "delete: the pod's network: %s", err);
+	oci_free(&s);
+	free(buf);
+}
+
 /* containerd cleans up after a shim that is gone or failed to start */
 static int
 cmddelete(const Shimargs *a)
@@ -393,6 +422,7 @@ cmddelete(const Shimargs *a)
 			free(s);
 		}
 		rmdir(SHARE_DIR);
+		cleannet();
 	}
 	pb_deleteresp(&pb, 0, 128 + SIGKILL, realns());
 	fwrite(pb.b, 1, pb.n, stdout);

@@ -736,7 +736,10 @@ annonum(const OciSpec *s, const char *key)
  * what containerd hands over for the pod (containerd 1.7's sandbox
  * annotations: the pod's memory and CPU quota) or, outside a pod, to the
  * container's own memory limit, plus the headroom the guest kernel and
- * agent need; at most the machine limits.
+ * agent need; at most the machine limits. A network namespace the spec
+ * names by path (the CNI's, made before the pod's sandbox container) is
+ * the pod's network: podnet.c wires the VM's NIC into it. Without a
+ * path the guest has no NIC, as a container in a new netns has only lo.
  */
 static int
 sandboxboot(const OciSpec *s, char *err)
@@ -756,6 +759,8 @@ sandboxboot(const OciSpec *s, char *err)
 			c.ncpus = MIN(cpus, VM_MAXCPUS);
 	}
 	c.consolefd = loglevel >= LDEBUG ? 2 : -1;
+	if (c.tapfd < 0 && (c.netns = oci_netns(s)))
+		logmsg(LDEBUG, "sandbox: the pod's netns %s", c.netns);
 	S.vmmemmib = c.memmib;
 	logmsg(LDEBUG, "sandbox: %u MiB, %u vCPUs", c.memmib, c.ncpus);
 	return sandbox_boot(S.sb, &c, err);

@@ -2,6 +2,7 @@
 /* proto.c against hand-made byte vectors. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "../husk.h"
 #include "t.h"
@@ -1024,6 +1025,266 @@ taskevents(void)
 	pb_free(&ev);
 }
 
+/* the Network request: a CNI veth with IPv4 and IPv6 */
+static void
+podnet(AgentNet *n)
+{
+	static const uint8_t mac[6] = { 0x0a, 0x58, 0x0a, 0xf4, 0x00, 0x07 };
+	static const uint8_t v6[16] = { 0xfd, 0x00, 0x10, 0x24, [15] = 7 };
+	static const uint8_t v6gw[16] = { 0xfd, 0x00, 0x10, 0x24, [15] = 1 };
+
+	memset(n, 0, sizeof(*n));
+	memcpy(n->ifs[0].mac, mac, 6);
+	n->ifs[0].mtu = 1450;
+	strcpy(n->ifs[0].name, "eth0");
+	n->nifs = 1;
+	n->ips[0].family = AF_INET;
+	memcpy(n->ips[0].addr, "\x0a\xf4\x00\x07", 4);
+	n->ips[0].prefix = 24;
+	n->ips[1].family = AF_INET6;
+	memcpy(n->ips[1].addr, v6, 16);
+	n->ips[1].prefix = 64;
+	n->nips = 2;
+	n->routes[0].family = AF_INET;
+	memcpy(n->routes[0].dst, "\x0a\xf4\x00\x00", 4);
+	n->routes[0].dstlen = 24;
+	n->routes[0].scope = 253;	/* RT_SCOPE_LINK */
+	n->routes[0].hassrc = 1;
+	memcpy(n->routes[0].src, "\x0a\xf4\x00\x07", 4);
+	n->routes[1].family = AF_INET;	/* the default route */
+	n->routes[1].hasgw = 1;
+	memcpy(n->routes[1].gw, "\x0a\xf4\x00\x01", 4);
+	n->routes[1].onlink = 1;
+	n->routes[1].metric = 100;
+	n->routes[2].family = AF_INET6;
+	n->routes[2].hasgw = 1;
+	memcpy(n->routes[2].gw, v6gw, 16);
+	n->routes[2].metric = 1024;
+	n->nroutes = 3;
+	n->neighs[0].family = AF_INET;
+	memcpy(n->neighs[0].ip, "\x0a\xf4\x00\x01", 4);
+	memcpy(n->neighs[0].mac, "\xee\xee\xee\xee\xee\xee", 6);
+	n->neighs[1].family = AF_INET6;
+	memcpy(n->neighs[1].ip, v6gw, 16);
+	memcpy(n->neighs[1].mac, "\xee\xee\xee\xee\xee\xee", 6);
+	n->nneighs = 2;
+}
+
+/* pr_agentreq of n's encoding with the bytes of extra after it */
+static int
+netdecode(const AgentNet *n, const Pb *extra, AgentReq *out)
+{
+	AgentReq q = { 0 };
+	Pb pb = { 0 };
+	int r;
+
+	q.net = (AgentNet *)n;
+	pb_agentreq(&pb, &q);
+	if (extra)
+		pb_raw(&pb, extra->b, extra->n);
+	r = pr_agentreq(pb.b, pb.n, out);
+	pb_free(&pb);
+	return r;
+}
+
+static int
+netrefused(const AgentNet *n)
+{
+	AgentReq q;
+
+	return netdecode(n, NULL, &q) == -1 && !q.net && !q.id;
+}
+
+/* field 13 holding one entry of kind k (1 if, 2 ip, 3 route, 4 neigh)
+ * whose field f is bytes of length len, the rest sane for family fam */
+static int
+rawrefused(int k, uint32_t f, size_t len, int fam)
+{
+	static const uint8_t zero[32];
+	AgentNet n;
+	AgentReq q;
+	Pb pb = { 0 };
+	size_t m, e;
+	int r;
+
+	podnet(&n);
+	m = pb_open(&pb, 13);
+	e = pb_open(&pb, k);
+	if (k == 1) {
+		pb_uint(&pb, 2, 1500);
+		pb_str(&pb, 3, "eth1");
+	} else {
+		pb_uint(&pb, 2, fam);
+		if (k == 3)
+			pb_uint(&pb, 4, 0);
+	}
+	pb_bytes(&pb, f, zero, len);
+	if (k != 1 && f != 3)
+		pb_bytes(&pb, 3, zero, fam == AF_INET ? 4 : 16);
+	if (k == 4 && f != 4)
+		pb_bytes(&pb, 4, zero, 6);
+	if (k == 1 && f != 1)
+		pb_bytes(&pb, 1, zero, 6);
+	pb_close(&pb, e);
+	pb_close(&pb, m);
+	r = netdecode(&n, &pb, &q);
+	if (r == 0)
+		agentreq_free(&q);
+	pb_free(&pb);
+	return r == -1;
+}
+
+static void
+agentnet(void)
+{
+	AgentNet n, big, one;
+	AgentReq q, w = { 0 };
+	Pb pb = { 0 };
+	size_t i, m, e;
+
+	podnet(&n);
+	CHECK(netdecode(&n, NULL, &q) == 0 && q.net);
+	CHECK(q.net && !memcmp(q.net, &n, sizeof(n)));
+	CHECK(!strcmp(q.id, ""));
+	agentreq_free(&q);
+	CHECK(!q.net);
+	/* no net in other requests */
+	CHECK(pr_agentreq((const uint8_t *)"\x0a\x01x", 3, &q) == 0 && !q.net);
+	agentreq_free(&q);
+	/* the raw helper's sane entries pass, so its refusals say something */
+	CHECK(!rawrefused(1, 1, 6, 0));
+	CHECK(!rawrefused(2, 3, 4, AF_INET));
+	CHECK(!rawrefused(3, 5, 16, AF_INET6));
+	CHECK(!rawrefused(4, 4, 6, AF_INET6));
+
+	/* the caps: full is fine, one more entry (a second field 13
+	 * merges into the first) is refused */
+	memset(&big, 0, sizeof(big));
+	for (i = 0; i < AGENT_MAXIFS; i++)
+		big.ifs[i] = n.ifs[0];
+	for (i = 0; i < AGENT_MAXIPS; i++)
+		big.ips[i] = n.ips[i % 2];
+	for (i = 0; i < AGENT_MAXROUTES; i++)
+		big.routes[i] = n.routes[i % 3];
+	for (i = 0; i < AGENT_MAXNEIGHS; i++)
+		big.neighs[i] = n.neighs[i % 2];
+	big.nifs = AGENT_MAXIFS;
+	big.nips = AGENT_MAXIPS;
+	big.nroutes = AGENT_MAXROUTES;
+	big.nneighs = AGENT_MAXNEIGHS;
+	CHECK(netdecode(&big, NULL, &q) == 0 && q.net &&
+	    !memcmp(q.net, &big, sizeof(big)));
+	agentreq_free(&q);
+	for (i = 1; i <= 4; i++) {
+		pb.n = 0;
+		podnet(&one);
+		one.nifs = i == 1;
+		one.nips = i == 2;
+		one.nroutes = i == 3;
+		one.nneighs = i == 4;
+		w.net = &one;
+		pb_agentreq(&pb, &w);
+		CHECK(netdecode(&big, &pb, &q) == -1 && !q.net);
+	}
+	CHECK(netdecode(&n, &pb, &q) == 0 && q.net && q.net->nneighs == 3 &&
+	    q.net->nips == 2);
+	agentreq_free(&q);
+
+	/* families, address sizes, prefixes */
+	podnet(&big);
+	big.ips[0].family = AF_UNIX;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.routes[1].family = 0;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.neighs[1].family = 28;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ips[0].prefix = 33;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ips[1].prefix = 129;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ips[1].prefix = 128;
+	CHECK(netdecode(&big, NULL, &q) == 0);
+	agentreq_free(&q);
+	podnet(&big);
+	big.routes[0].dstlen = 33;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.routes[0].scope = 256;
+	CHECK(netrefused(&big));
+	CHECK(rawrefused(2, 3, 16, AF_INET));	/* a v4 address of 16 bytes */
+	CHECK(rawrefused(2, 3, 4, AF_INET6));
+	CHECK(rawrefused(2, 3, 0, AF_INET));	/* none */
+	CHECK(rawrefused(3, 3, 16, AF_INET));	/* route dst */
+	CHECK(rawrefused(3, 5, 4, AF_INET6));	/* gateway */
+	CHECK(rawrefused(3, 6, 17, AF_INET6));	/* source, too long for any */
+	CHECK(rawrefused(4, 3, 4, AF_INET6));	/* neighbour */
+	/* MACs */
+	CHECK(rawrefused(1, 1, 5, 0));
+	CHECK(rawrefused(1, 1, 7, 0));
+	CHECK(rawrefused(1, 1, 0, 0));	/* none at all */
+	CHECK(rawrefused(4, 4, 5, AF_INET));
+	CHECK(rawrefused(4, 4, 0, AF_INET));
+	/* interface indexes */
+	podnet(&big);
+	big.ips[1].ifidx = 1;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.routes[2].ifidx = 4;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.neighs[0].ifidx = 1;
+	CHECK(netrefused(&big));
+	/* MTUs */
+	podnet(&big);
+	big.ifs[0].mtu = NET_MINMTU - 1;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ifs[0].mtu = NET_MAXMTU + 1;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ifs[0].mtu = 0;
+	CHECK(netrefused(&big));
+	podnet(&big);
+	big.ifs[0].mtu = NET_MAXMTU;
+	CHECK(netdecode(&big, NULL, &q) == 0 && q.net && q.net->ifs[0].mtu == NET_MAXMTU);
+	agentreq_free(&q);
+	/* names: 15 bytes fit, 16 do not, nor a NUL inside, nor none */
+	podnet(&big);
+	memcpy(big.ifs[0].name, "abcdefghijklmno", 16);
+	CHECK(netdecode(&big, NULL, &q) == 0 && q.net &&
+	    !strcmp(q.net->ifs[0].name, "abcdefghijklmno"));
+	agentreq_free(&q);
+	podnet(&big);
+	big.ifs[0].name[0] = '\0';
+	CHECK(netrefused(&big));
+	for (i = 0; i < 3; i++) {
+		static const char *name[] = { "eth1", "et\0h", "abcdefghijklmnop" };
+		static const size_t len[] = { 4, 4, 16 };
+
+		pb.n = 0;
+		podnet(&big);
+		m = pb_open(&pb, 13);
+		e = pb_open(&pb, 1);
+		pb_bytes(&pb, 1, big.ifs[0].mac, 6);
+		pb_uint(&pb, 2, 1500);
+		pb_bytes(&pb, 3, name[i], len[i]);
+		pb_close(&pb, e);
+		pb_close(&pb, m);
+		CHECK(netdecode(&big, &pb, &q) == (i ? -1 : 0));
+		if (i == 0) {
+			CHECK(q.net && q.net->nifs == 2 &&
+			    !strcmp(q.net->ifs[1].name, "eth1"));
+			agentreq_free(&q);
+		}
+	}
+	pb_free(&pb);
+}
+
 int
 main(void)
 {
@@ -1035,6 +1296,7 @@ main(void)
 	RUN(health);
 	RUN(gorequest);
 	RUN(agentapi);
+	RUN(agentnet);
 	RUN(taskexec);
 	RUN(taskresize);
 	RUN(taskupdate);

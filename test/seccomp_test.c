@@ -468,9 +468,12 @@ static int
 loopchild(void)
 {
 	char err[ERRLEN], *argv[] = { "/bin/true", NULL };
+	NlNet net;
+	Nl nl;
 	int p[2];
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || pipe(p) < 0)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || pipe(p) < 0 ||
+	    nl_open(&nl, NULL, err) < 0)
 		return 90;
 	if (sc_husk(SC_LOOP, err) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -479,6 +482,13 @@ loopchild(void)
 	/* what the loop does */
 	if (write(p[1], "x", 1) != 1 || read(p[0], err, 1) != 1 || close(p[1]) < 0)
 		return 92;
+	/* podnet_close: netlink requests on a socket opened before */
+	if (nl_qdiscs(&nl, &net, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 95;
+	}
+	nl_netfree(&net);
+	nl_close(&nl);
 	if (getpid() <= 0)
 		return 93;
 	execve(argv[0], argv, NULL);	/* never */
@@ -598,7 +608,7 @@ processchild(void)
 	struct rlimit rl;
 	int fd, n;
 
-	if (sc_process(1, 4096, 600, err) < 0) {
+	if (sc_process(SC_MOUNTS, 4096, 600, err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -620,6 +630,20 @@ processchild(void)
 	    errno != EPERM)
 		return 7;
 	return 0;
+}
+
+/* a sandbox in a pod's netns keeps CAP_NET_ADMIN, and only that without mounts */
+static int
+netchild(void)
+{
+	char err[ERRLEN];
+
+	if (sc_process(SC_NETADMIN, 4096, 600, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return status("CapEff", 1) == 1LL << CAP_NET_ADMIN &&
+	    status("CapBnd", 1) == 1LL << CAP_NET_ADMIN ? 0 : 2;
 }
 
 /* husk boot keeps none */
@@ -647,6 +671,10 @@ process(void)
 		return;
 	}
 	st = captured(processchild, out, sizeof(out));
+	if (!exited(st, 0))
+		printf("  status 0x%x: %s\n", st, out);
+	CHECK(exited(st, 0));
+	st = captured(netchild, out, sizeof(out));
 	if (!exited(st, 0))
 		printf("  status 0x%x: %s\n", st, out);
 	CHECK(exited(st, 0));
