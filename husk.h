@@ -573,6 +573,7 @@ void virtio_mmio(VirtioDev *d, uint64_t off, void *data, uint32_t len, int write
 int vq_pop(VirtioDev *d, Virtq *q, Vchain *c);	/* 1 chain, 0 empty, -1 broken (device marked NEEDS_RESET) */
 void vq_unpop(Virtq *q);			/* give back the chain just popped */
 void vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len);
+int vq_wantirq(VirtioDev *d, Virtq *q, uint16_t old);	/* used moved on from old: interrupt? */
 void virtio_irq(VirtioDev *d);		/* used buffers: raise the interrupt */
 void virtio_free(VirtioDev *d);
 size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len);

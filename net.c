@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 
 #include "husk.h"
 
@@ -69,7 +70,8 @@ enum { RXQ, TXQ };
 #define FEATURES	(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) | \
 			F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) | \
 			F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | \
-			F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN))
+			F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | \
+			F(VIRTIO_RING_F_EVENT_IDX))
 
 struct Net {
 	VirtioDev dev;
@@ -108,13 +110,6 @@ static int
 has(Net *n, int bit)
 {
 	return (n->dev.drvfeatures & F(bit)) != 0;
-}
-
-/* both used indexes in one number: it moves with every buffer used */
-static uint16_t
-usedmark(Net *n)
-{
-	return n->dev.vq[RXQ].usedidx + n->dev.vq[TXQ].usedidx;
 }
 
 /* the tap's events: readable while frames can go somewhere */
@@ -356,12 +351,13 @@ rxpump(Net *n)
 
 /*
  * One turn of work, for a kick of queue kq (-1: none) or the tap's events
- * ev, and one interrupt at its end if any buffer was used.
+ * ev, and one interrupt at its end if a queue the driver does not poll
+ * got used buffers.
  */
 static void
 turn(Net *n, int kq, uint32_t ev)
 {
-	uint16_t mark = usedmark(n);
+	uint16_t rxmark = n->dev.vq[RXQ].usedidx, txmark = n->dev.vq[TXQ].usedidx;
 
 	settle(n);
 	if ((ev & (EPOLLOUT | EPOLLERR)) && n->txwait)
@@ -373,7 +369,8 @@ turn(Net *n, int kq, uint32_t ev)
 	if (kq == RXQ || (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		rxpump(n);
 	watch(n);
-	if (usedmark(n) != mark)
+	if (vq_wantirq(&n->dev, &n->dev.vq[RXQ], rxmark) ||
+	    vq_wantirq(&n->dev, &n->dev.vq[TXQ], txmark))
 		virtio_irq(&n->dev);
 }
 

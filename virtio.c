@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/virtio_ring.h>
 
 #include "husk.h"
 
@@ -308,6 +309,13 @@ virtio_mmio(VirtioDev *d, uint64_t off, void *data, uint32_t len, int write)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* the driver took VIRTIO_RING_F_EVENT_IDX (a device offers it in its ops) */
+static int
+evidx(VirtioDev *d)
+{
+	return (d->drvfeatures & (1ull << VIRTIO_RING_F_EVENT_IDX)) != 0;
+}
+
 static uint16_t
 load16(const uint8_t *p)
 {
@@ -328,6 +336,14 @@ vq_pop(VirtioDev *d, Virtq *q, Vchain *c)
 	avail = d->gm->base + q->avail;
 	desc = d->gm->base + q->desc;
 	idx = load16(avail + 2);
+	if (idx == q->lastavail && evidx(d)) {
+		/* empty: a kick when the driver adds past here (avail_event,
+		 * the last entry of the used ring), then look once more */
+		__atomic_store_n((uint16_t *)(void *)(d->gm->base + q->used +
+		    4 + 8 * q->num), q->lastavail, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		idx = load16(avail + 2);
+	}
 	pending = idx - q->lastavail;
 	if (!pending)
 		return 0;
@@ -407,6 +423,29 @@ vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len)
 	memcpy(used + 4 + 8 * (q->usedidx % q->num) + 4, &len, 4);
 	q->usedidx++;
 	__atomic_store_n((uint16_t *)(void *)(used + 2), q->usedidx, __ATOMIC_RELEASE);
+}
+
+/*
+ * Whether the driver wants an interrupt now that q's used index moved on
+ * from old: with VIRTIO_RING_F_EVENT_IDX, once it passed the driver's
+ * used_event (the last entry of the avail ring); without, unless the
+ * driver polls (VRING_AVAIL_F_NO_INTERRUPT, a hint a device may follow).
+ * Read after the used index was published, so a driver that asked and
+ * then found nothing new still gets one.
+ */
+int
+vq_wantirq(VirtioDev *d, Virtq *q, uint16_t old)
+{
+	const uint8_t *avail = d->gm->base + q->avail;
+	uint16_t ev;
+
+	if (!q->ready || q->broken || q->usedidx == old)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!evidx(d))
+		return !(load16(avail) & 1);
+	ev = load16(avail + 4 + 2 * q->num);
+	return (uint16_t)(q->usedidx - ev - 1) < (uint16_t)(q->usedidx - old);
 }
 
 /* copy between an iovec array (from byte off on) and a flat buffer */

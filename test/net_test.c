@@ -25,11 +25,11 @@ enum {	/* virtio-net feature bits */
 	CSUM = 0, GUEST_CSUM = 1, MTU = 3, MAC = 5, GUEST_TSO4 = 7,
 	GUEST_TSO6 = 8, GUEST_ECN = 9, GUEST_UFO = 10, HOST_TSO4 = 11,
 	HOST_TSO6 = 12, HOST_ECN = 13, HOST_UFO = 14, MRG_RXBUF = 15,
-	STATUS = 16, CTRL_VQ = 17, VERSION_1 = 32
+	STATUS = 16, CTRL_VQ = 17, EVENT_IDX = 29, VERSION_1 = 32
 };
 #define ALL	(F(CSUM) | F(GUEST_CSUM) | F(MTU) | F(MAC) | F(GUEST_TSO4) | \
 		F(GUEST_TSO6) | F(GUEST_ECN) | F(HOST_TSO4) | F(HOST_TSO6) | \
-		F(HOST_ECN) | F(MRG_RXBUF) | F(STATUS) | F(VERSION_1))
+		F(HOST_ECN) | F(MRG_RXBUF) | F(STATUS) | F(EVENT_IDX) | F(VERSION_1))
 
 static Guest g;
 static Net *net;
@@ -497,6 +497,80 @@ txwait(void)
 	CHECK(n == 60 && used == 60);
 }
 
+/* interrupts the device raised since the last look */
+static int
+irqs(void)
+{
+	uint64_t v;
+
+	return read(g.d->irqfd, &v, 8) == 8 ? (int)v : 0;
+}
+
+static void
+sendone(void)
+{
+	uint8_t *f = frame(0, 0, 100, 3), buf[256];
+
+	txchain(f, HSZ + 100, 1);
+	gkick(&g, TXQ);
+	hostread(buf, sizeof(buf));
+	free(f);
+}
+
+/*
+ * With EVENT_IDX an interrupt comes only when the used index passes the
+ * driver's used_event, and the device says up to where it has read
+ * (avail_event) so the driver kicks only past it; without, the driver's
+ * NO_INTERRUPT flag holds interrupts back.
+ */
+static void
+suppress(void)
+{
+	uint8_t *avail = g.gm.base + qavail(TXQ), *used = g.gm.base + qused(TXQ);
+	uint16_t ev, flags = 1;
+	uint32_t id, len;
+
+	CHECK(up(ALL) == 0);
+	irqs();
+	ev = 0;	/* used_event 0: the first used entry interrupts */
+	memcpy(avail + 4 + 2 * QNUM, &ev, 2);
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len));
+	CHECK(irqs() == 1);
+	memcpy(&ev, used + 4 + 8 * QNUM, 2);
+	CHECK(ev == 1);		/* avail_event: all read */
+	ev = 3;	/* not before the fourth used entry */
+	memcpy(avail + 4 + 2 * QNUM, &ev, 2);
+	sendone();
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len) && gused(&g, TXQ, &id, &len));
+	CHECK(irqs() == 0);
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len));
+	CHECK(irqs() == 1);
+	memcpy(&ev, used + 4 + 8 * QNUM, 2);
+	CHECK(ev == 4);
+	/* a hostile used_event only withholds this device's interrupts */
+	ev = 0xffff;
+	memcpy(avail + 4 + 2 * QNUM, &ev, 2);
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len) && !needsreset());
+	/* without EVENT_IDX: the flag */
+	CHECK(up(ALL & ~F(EVENT_IDX)) == 0);
+	irqs();
+	memcpy(avail, &flags, 2);
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len));
+	CHECK(irqs() == 0);
+	flags = 0;
+	memcpy(avail, &flags, 2);
+	sendone();
+	CHECK(gused(&g, TXQ, &id, &len));
+	CHECK(irqs() == 1);
+	memcpy(&ev, used + 4 + 8 * QNUM, 2);
+	CHECK(ev == 0);		/* no avail_event written */
+}
+
 /* the device on one end of a datagram socketpair, the test on the other */
 static int
 setup(void)
@@ -536,6 +610,7 @@ main(void)
 	RUN(rxwait);
 	RUN(rxhostile);
 	RUN(txwait);
+	RUN(suppress);
 	net_free(net);
 	close(peer);
 	free(g.gm.base);
