@@ -52,6 +52,14 @@ agentreq(const uint8_t *p, size_t n)
 
 	if (pr_agentreq(p, n, &a) < 0)
 		return;
+	if (a.net) {	/* a Network request: the same network back */
+		pb_agentreq(&pb, &a);
+		if (pr_agentreq(pb.b, pb.n, &b) < 0 || !b.net ||
+		    memcmp(a.net, b.net, sizeof(*a.net)))
+			abort();
+		agentreq_free(&b);
+		pb_free(&pb);
+	}
 	if (a.id[0]) {
 		pb_agentreq(&pb, &a);
 		if (pr_agentreq(pb.b, pb.n, &b) < 0 || strcmp(a.id, b.id) ||
