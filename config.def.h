@@ -22,11 +22,6 @@ static const char *const vm_cmdline =
 static const size_t share_maxbytes = 64 * 1024;	/* its own files: only mount points */
 static const unsigned share_maxinodes = 1024;	/* entries, for all containers of the sandbox */
 
-/* virtio-net: after a transmit kick the device looks at the ring this
- * often, the guest asked not to kick, until a look finds nothing (a
- * kick is a VM exit per frame); 0: every frame kicks */
-static const unsigned net_txpoll_us = 200;
-
 /* vsock */
 static const uint64_t vsock_guestcid = 3;	/* the guest's context id */
 

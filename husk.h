@@ -534,7 +534,6 @@ typedef struct {
 	uint16_t lastavail;	/* next avail entry to consume */
 	uint16_t usedidx;	/* next used entry to fill */
 	int broken;		/* the driver broke the rules: ignored until reset */
-	int quiet;		/* the device polls: no kicks asked for (vq_quiet) */
 	int kickfd;		/* eventfd: guest notify (ioeventfd) */
 	Watch kick;
 } Virtq;
@@ -575,7 +574,6 @@ int vq_pop(VirtioDev *d, Virtq *q, Vchain *c);	/* 1 chain, 0 empty, -1 broken (d
 void vq_unpop(Virtq *q);			/* give back the chain just popped */
 void vq_push(VirtioDev *d, Virtq *q, uint16_t head, uint32_t len);
 int vq_wantirq(VirtioDev *d, Virtq *q, uint16_t old);	/* used moved on from old: interrupt? */
-void vq_quiet(VirtioDev *d, Virtq *q, int on);	/* no kicks wanted (EVENT_IDX): the device polls */
 void virtio_irq(VirtioDev *d);		/* used buffers: raise the interrupt */
 void virtio_free(VirtioDev *d);
 size_t iov_copyfrom(const struct iovec *iov, int n, size_t off, void *dst, size_t len);
@@ -945,10 +943,6 @@ int net_tap(const char *name, char *err);	/* the tap's fd, non-blocking */
 Net *net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu,
     char *err);
 VirtioDev *net_dev(Net *n);
-/* after a transmit kick, look at the ring every us microseconds, the
- * guest asked not to kick (EVENT_IDX), until a look finds nothing; 0
- * (net_new's): every frame kicks */
-void net_txpoll(Net *n, unsigned us);
 void net_free(Net *n);		/* closes fd */
 
 /*

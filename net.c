@@ -81,9 +81,6 @@ struct Net {
 	uint8_t cfg[12];	/* mac, status, max_virtqueue_pairs, mtu */
 	Watch tapw;
 	uint32_t tapev;		/* events asked for on the tap */
-	Watch txw;		/* the transmit poll's timer */
-	unsigned txpollus;	/* its interval, 0 none (net_txpoll) */
-	int polling;		/* the transmit queue is quiet, txw armed */
 	int up;			/* DRIVER_OK seen, no reset since */
 	int live;		/* the loop acted on up: offloads set, tap polled */
 	int resetting;		/* a reset the loop has not acted on */
@@ -204,8 +201,7 @@ txbad(Net *n, const Vchain *ch)
 	return "segmentation offload not negotiated";
 }
 
-/* the guest's frames out to the tap: how many chains were taken */
-static int
+static void
 txqueue(Net *n)
 {
 	VirtioDev *d = &n->dev;
@@ -216,10 +212,10 @@ txqueue(Net *n)
 	int i;
 
 	if (n->txwait || n->dead)
-		return 0;
+		return;
 	for (i = 0; i < TXBUDGET; i++) {
 		if (vq_pop(d, q, &ch) != 1)
-			return i;
+			return;
 		if ((why = txbad(n, &ch))) {
 			glog(LWARN, "net: frame from the guest dropped: %s", why);
 		} else if (writev(n->fd, ch.iov, ch.nout) < 0) {
@@ -227,7 +223,7 @@ txqueue(Net *n)
 				vq_unpop(q);
 				n->txwait = 1;
 				watch(n);
-				return i;
+				return;
 			}
 			/* the tap's own checks of the header, or a link down */
 			glog(LDEBUG, "net: frame from the guest dropped by the tap: %s",
@@ -238,43 +234,6 @@ txqueue(Net *n)
 	/* more may wait: the loop comes back after the others had a turn */
 	if (write(q->kickfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		warn("net: kick:");
-	return i;
-}
-
-/*
- * A transmit kick starts a poll (with EVENT_IDX and net_txpoll): the
- * queue goes quiet, so the guest queues its next frames without a VM
- * exit each, and the loop looks at the ring every txpollus until a
- * look finds nothing; then kicks are asked for again, and a frame that
- * came in between is taken at once, starting another poll.
- */
-static void
-txpoll(Net *n, int sent)
-{
-	VirtioDev *d = &n->dev;
-	Virtq *q = &d->vq[TXQ];
-
-	if (!n->txpollus || !has(n, VIRTIO_RING_F_EVENT_IDX) || !n->live ||
-	    n->dead) {
-		vq_quiet(d, q, 0);
-		n->polling = 0;
-		return;
-	}
-	if (!sent && n->polling) {
-		vq_quiet(d, q, 0);
-		n->polling = 0;
-		if (!(sent = txqueue(n)))
-			return;
-	}
-	if (sent) {
-		vq_quiet(d, q, 1);
-		n->polling = 1;
-		if (loop_timer(&n->txw, n->txpollus * 1000ull) < 0) {
-			warn("net: timerfd:");
-			vq_quiet(d, q, 0);
-			n->polling = 0;
-		}
-	}
 }
 
 /* give back chains taken for a frame, used and empty */
@@ -399,16 +358,12 @@ static void
 turn(Net *n, int kq, uint32_t ev)
 {
 	uint16_t rxmark = n->dev.vq[RXQ].usedidx, txmark = n->dev.vq[TXQ].usedidx;
-	int sent;
 
 	settle(n);
 	if ((ev & (EPOLLOUT | EPOLLERR)) && n->txwait)
 		n->txwait = 0;	/* the tap takes frames again */
-	if (kq == TXQ || (ev & (EPOLLOUT | EPOLLERR))) {
-		sent = txqueue(n);
-		if (kq == TXQ && !n->polling)
-			txpoll(n, sent);
-	}
+	if (kq == TXQ || (ev & (EPOLLOUT | EPOLLERR)))
+		txqueue(n);
 	if (kq == RXQ)
 		n->rxwait = 0;	/* new buffers: the waiting frame first */
 	if (kq == RXQ || (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
@@ -417,27 +372,6 @@ turn(Net *n, int kq, uint32_t ev)
 	if (vq_wantirq(&n->dev, &n->dev.vq[RXQ], rxmark) ||
 	    vq_wantirq(&n->dev, &n->dev.vq[TXQ], txmark))
 		virtio_irq(&n->dev);
-}
-
-/* the transmit poll's timer: one more look, and an interrupt if used */
-static void
-txpolled(Watch *w, uint32_t ev)
-{
-	Net *n = w->arg;
-	uint16_t mark;
-	uint64_t x;
-
-	(void)ev;
-	if (read(w->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&n->dev.lock);
-	mark = n->dev.vq[TXQ].usedidx;
-	settle(n);
-	if (n->polling)
-		txpoll(n, txqueue(n));
-	if (vq_wantirq(&n->dev, &n->dev.vq[TXQ], mark))
-		virtio_irq(&n->dev);
-	pthread_mutex_unlock(&n->dev.lock);
 }
 
 static void
@@ -573,16 +507,7 @@ net_new(const GuestMem *gm, int fd, const uint8_t *mac, unsigned mtu, char *err)
 	n->tapw.fd = fd;
 	n->tapw.fn = tapready;
 	n->tapw.arg = n;	/* polled once the driver is up */
-	n->txw.fd = -1;
-	n->txw.fn = txpolled;
-	n->txw.arg = n;
 	return n;
-}
-
-void
-net_txpoll(Net *n, unsigned us)
-{
-	n->txpollus = us;
 }
 
 VirtioDev *
@@ -598,10 +523,6 @@ net_free(Net *n)
 		return;
 	if (n->tapev)
 		loop_del(&n->tapw);
-	if (n->txw.fd >= 0) {
-		loop_del(&n->txw);
-		close(n->txw.fd);
-	}
 	virtio_free(&n->dev);
 	close(n->fd);
 	free(n->rx);

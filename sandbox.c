@@ -417,7 +417,6 @@ sandbox_boot(Sandbox *sb, const SandboxConfig *c, char *err)
 	if (tapfd >= 0) {
 		if (!(sb->net = net_new(vmm_mem(sb->vm), tapfd, mac, mtu, err)))
 			goto fail;
-		net_txpoll(sb->net, net_txpoll_us);
 		if (sb->pod)
 			sb->pod->tapfd = -1;	/* net.c's now */
 		if (vmm_add_device(sb->vm, net_dev(sb->net), err) < 0)

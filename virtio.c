@@ -156,7 +156,7 @@ reset(VirtioDev *d)
 	for (i = 0; i < d->ops->nqueues; i++) {
 		d->vq[i].num = 0;
 		d->vq[i].ready = 0;
-		d->vq[i].broken = d->vq[i].quiet = 0;
+		d->vq[i].broken = 0;
 		d->vq[i].desc = d->vq[i].avail = d->vq[i].used = 0;
 		d->vq[i].lastavail = d->vq[i].usedidx = 0;
 	}
@@ -336,10 +336,9 @@ vq_pop(VirtioDev *d, Virtq *q, Vchain *c)
 	avail = d->gm->base + q->avail;
 	desc = d->gm->base + q->desc;
 	idx = load16(avail + 2);
-	if (idx == q->lastavail && evidx(d) && !q->quiet) {
+	if (idx == q->lastavail && evidx(d)) {
 		/* empty: a kick when the driver adds past here (avail_event,
-		 * the last entry of the used ring), then look once more; a
-		 * quiet queue leaves avail_event behind, so no kick comes */
+		 * the last entry of the used ring), then look once more */
 		__atomic_store_n((uint16_t *)(void *)(d->gm->base + q->used +
 		    4 + 8 * q->num), q->lastavail, __ATOMIC_RELEASE);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -447,22 +446,6 @@ vq_wantirq(VirtioDev *d, Virtq *q, uint16_t old)
 		return !(load16(avail) & 1);
 	ev = load16(avail + 4 + 2 * q->num);
 	return (uint16_t)(q->usedidx - ev - 1) < (uint16_t)(q->usedidx - old);
-}
-
-/*
- * A quiet queue asks for no kicks: its avail_event is set one behind what
- * was read, where the driver's next entries never cross it, and vq_pop
- * leaves it there. Loud again, the next vq_pop that finds the ring empty
- * asks for a kick and looks once more.
- */
-void
-vq_quiet(VirtioDev *d, Virtq *q, int on)
-{
-	q->quiet = on && q->ready && evidx(d);
-	if (q->quiet)
-		__atomic_store_n((uint16_t *)(void *)(d->gm->base + q->used +
-		    4 + 8 * q->num), (uint16_t)(q->lastavail - 1),
-		    __ATOMIC_RELEASE);
 }
 
 /* copy between an iovec array (from byte off on) and a flat buffer */

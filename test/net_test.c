@@ -571,65 +571,6 @@ suppress(void)
 	CHECK(ev == 0);		/* no avail_event written */
 }
 
-/* avail_event, where the device wants the driver's next kick */
-static uint16_t
-availevent(void)
-{
-	uint16_t ev;
-
-	memcpy(&ev, g.gm.base + qused(TXQ) + 4 + 8 * QNUM, 2);
-	return ev;
-}
-
-/* the driver's rule (EVENT_IDX): kick when the new index passes the event */
-static int
-wouldkick(uint16_t newidx, uint16_t oldidx)
-{
-	return (uint16_t)(newidx - availevent() - 1) < (uint16_t)(newidx - oldidx);
-}
-
-/*
- * net_txpoll: a kick is served at once and starts a poll; while it lasts
- * the driver is asked for no kicks and what it queues goes out at the next
- * look; a look that finds nothing asks for kicks again.
- */
-static void
-txpolling(void)
-{
-	uint8_t *f = frame(0, 0, 200, 5), buf[512];
-	uint32_t id, len;
-	int i;
-
-	net_txpoll(net, 20000);
-	CHECK(up(ALL) == 0);
-	txchain(f, HSZ + 200, 1);
-	gkick(&g, TXQ);
-	CHECK(gused(&g, TXQ, &id, &len));
-	CHECK(hostread(buf, sizeof(buf)) == HSZ + 200);
-	CHECK(!wouldkick(2, 1));	/* quiet: the next frame kicks not */
-	txchain(f, HSZ + 200, 1);	/* queued, no kick */
-	spin(2);
-	CHECK(!hostpending());		/* not before the poll's look */
-	for (i = 0; i < 100 && !hostpending(); i++)
-		loop_run(5);
-	CHECK(hostread(buf, sizeof(buf)) == HSZ + 200);
-	CHECK(gused(&g, TXQ, &id, &len));
-	CHECK(!wouldkick(3, 2));
-	/* a look that finds nothing: kicks wanted again */
-	for (i = 0; i < 100 && wouldkick(3, 2) == 0; i++)
-		loop_run(5);
-	CHECK(wouldkick(3, 2));
-	CHECK(!needsreset());
-	/* without EVENT_IDX there is no poll: every frame kicks */
-	CHECK(up(ALL & ~F(EVENT_IDX)) == 0);
-	txchain(f, HSZ + 200, 1);
-	gkick(&g, TXQ);
-	CHECK(hostread(buf, sizeof(buf)) == HSZ + 200);
-	CHECK(!g.d->vq[TXQ].quiet);
-	net_txpoll(net, 0);
-	free(f);
-}
-
 /* the device on one end of a datagram socketpair, the test on the other */
 static int
 setup(void)
@@ -670,7 +611,6 @@ main(void)
 	RUN(rxhostile);
 	RUN(txwait);
 	RUN(suppress);
-	RUN(txpolling);
 	net_free(net);
 	close(peer);
 	free(g.gm.base);
