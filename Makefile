@@ -67,10 +67,10 @@ test/share_test: test/share_test.c
 test/util_test: test/util_test.c
 test/seccomp_test: test/seccomp_test.c
 test/agent_test: test/agent_test.c agent/cgroup.c agent/agent.h
-test/netlink_test: test/netlink_test.c
+test/netlink_test: test/netlink_test.c test/netns.h
 test/net_test: test/net_test.c test/guest.h
 test/netcfg_test: test/netcfg_test.c agent/netcfg.c agent/agent.h
-test/podnet_test: test/podnet_test.c
+test/podnet_test: test/podnet_test.c test/netns.h
 $(UNITS): $(LIB) test/t.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $@.c $(LIB) $(LDFLAGS)
 test/taskstat_test: test/taskstat_test.c
@@ -88,10 +88,10 @@ test/share_test-san: test/share_test.c
 test/util_test-san: test/util_test.c
 test/seccomp_test-san: test/seccomp_test.c
 test/agent_test-san: test/agent_test.c agent/cgroup.c agent/agent.h
-test/netlink_test-san: test/netlink_test.c
+test/netlink_test-san: test/netlink_test.c test/netns.h
 test/net_test-san: test/net_test.c test/guest.h
 test/netcfg_test-san: test/netcfg_test.c agent/netcfg.c agent/agent.h
-test/podnet_test-san: test/podnet_test.c
+test/podnet_test-san: test/podnet_test.c test/netns.h
 $(UNITSAN): $(LIB:.o=.c) husk.h config.h kh kh/sysnames.h test/t.h
 	$(SANCC) $(SANFLAGS) -isystem kh -o $@ $(@:-san=).c $(LIB:.o=.c)
 test/taskstat_test-san: test/taskstat_test.c

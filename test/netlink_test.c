@@ -27,10 +27,10 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "../husk.h"
 #include "t.h"
+#include "netns.h"
 
 #define SEQ	7
 #define VNETHDR	10	/* struct virtio_net_hdr, the tap's default */
@@ -442,9 +442,6 @@ builder(void)
 
 /* the namespace test */
 
-static int nsfd = -1, homefd = -1;
-static char nspath[64];
-
 static ino_t
 netino(int fd)
 {
@@ -453,36 +450,6 @@ netino(int fd)
 	if (fd >= 0)
 		return fstat(fd, &st) == 0 ? st.st_ino : 0;
 	return stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : 0;
-}
-
-static int
-mkns(void)
-{
-	if (geteuid() != 0) {
-		printf("SKIP netns: needs root\n");
-		return -1;
-	}
-	if ((homefd = open("/proc/thread-self/ns/net", O_RDONLY)) < 0 ||
-	    unshare(CLONE_NEWNET) < 0) {
-		printf("SKIP netns: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	nsfd = open("/proc/thread-self/ns/net", O_RDONLY);
-	if (setns(homefd, CLONE_NEWNET) < 0 || nsfd < 0) {
-		printf("FAIL netns: cannot go home: %s\n", strerror(errno));
-		exit(1);
-	}
-	snprintf(nspath, sizeof(nspath), "/proc/self/fd/%d", nsfd);
-	return 0;
-}
-
-static int
-haslink(Nl *nl, const char *name)
-{
-	char err[ERRLEN];
-	NlLink l;
-
-	return nl_linkbyname(nl, name, &l, err) == 0;
 }
 
 static int
@@ -503,27 +470,6 @@ hasingress(Nl *nl, int index)
 			found = 1;
 	nl_netfree(&net);
 	return found;
-}
-
-static int
-addveth(Nl *nl, const char *a, const char *b, char *err)
-{
-	struct ifinfomsg ifi;
-	size_t li, data, peer;
-
-	memset(&ifi, 0, sizeof(ifi));
-	nl_req(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
-	nl_attr(&r, IFLA_IFNAME, a, strlen(a) + 1);
-	li = nl_nest(&r, IFLA_LINKINFO);
-	nl_attr(&r, IFLA_INFO_KIND, "veth", 4);
-	data = nl_nest(&r, IFLA_INFO_DATA);
-	peer = nl_nest(&r, VETH_INFO_PEER);
-	nl_put(&r, &ifi, sizeof(ifi));
-	nl_attr(&r, IFLA_IFNAME, b, strlen(b) + 1);
-	nl_end(&r, peer);
-	nl_end(&r, data);
-	nl_end(&r, li);
-	return nl_talk(nl, &r, NULL, "add veth", err);
 }
 
 /* a packet socket on link index of the pod's namespace */
